@@ -1,0 +1,126 @@
+package localserver
+
+import "maps"
+
+// The admin helpers below change or inspect the state directly, without
+// HTTP and without authentication. They are meant for tests. Mutations are
+// written to the state file like those made through the API, and errors
+// show license keys masked.
+
+// AddToken makes token a valid access token. An empty token is ignored.
+// A failure to write the state file is logged to Options.ErrorLog.
+func (s *Server) AddToken(token string) {
+	if token == "" {
+		return
+	}
+	err := s.update(func() (bool, error) {
+		if s.tokens[token] {
+			return false, nil
+		}
+		s.tokens[token] = true
+		return true, nil
+	})
+	if err != nil {
+		s.errorLog.Printf("localserver: add token: %v", err)
+	}
+}
+
+// AddLicense adds a license key to a product, creating the product if
+// needed. It fails if the key exists already (in any product) or if the
+// product ID or key is not of a length the API accepts.
+func (s *Server) AddLicense(productID string, l LicenseSeed) error {
+	return s.update(func() (bool, error) {
+		err := s.insertLicense(productID, l, nil)
+		return err == nil, err
+	})
+}
+
+// SetBlocked blocks or unblocks a license key.
+func (s *Server) SetBlocked(productID, key string, blocked bool) error {
+	return s.modify("set blocked", productID, key, func(l *license) { l.Blocked = blocked })
+}
+
+// SetMaxActivations changes the seat limit of a license key; nil means
+// unlimited. Devices above a lowered limit keep their seats.
+func (s *Server) SetMaxActivations(productID, key string, limit *int) error {
+	if limit != nil && *limit < 0 {
+		return adminError("set max activations", productID, key, errNegativeLimit)
+	}
+	return s.modify("set max activations", productID, key, func(l *license) { l.MaxActivations = clonePtr(limit) })
+}
+
+// modify applies change to a license key and saves the state.
+func (s *Server) modify(op, productID, key string, change func(*license)) error {
+	err := s.update(func() (bool, error) {
+		l, err := s.lookup(productID, key)
+		if err != nil {
+			return false, err
+		}
+		change(l)
+		return true, nil
+	})
+	return adminError(op, productID, key, err)
+}
+
+// Devices returns the devices holding seats of a license key, in
+// activation order.
+func (s *Server) Devices(productID, key string) ([]Device, error) {
+	v, err := s.license(productID, key)
+	return v.Devices, adminError("devices", productID, key, err)
+}
+
+// ActivateDevice activates a device out of band, with the same checks as
+// POST /activate-key (field lengths, blocked, expired, seat limit, ...).
+// An empty tag means no device tag.
+func (s *Server) ActivateDevice(productID, key, hostID, tag, ip string) error {
+	q := keyRequest{ProductID: &productID, LicenseKey: &key, HostID: &hostID, DeviceTag: optionalString(tag)}
+	p, err := q.params(activateFields)
+	if err == nil {
+		_, err = s.activate(p, ip)
+	}
+	return adminError("activate device", productID, key, err)
+}
+
+// DeactivateDevice frees the seat of one device out of band, with the same
+// checks as POST /deactivate-key.
+func (s *Server) DeactivateDevice(productID, key, hostID string) error {
+	q := keyRequest{ProductID: &productID, LicenseKey: &key, HostID: &hostID}
+	p, err := q.params(deactivateFields)
+	if err == nil {
+		_, err = s.deactivate(p)
+	}
+	return adminError("deactivate device", productID, key, err)
+}
+
+// Calls returns how many requests each URL path received, rejected ones
+// included.
+func (s *Server) Calls() map[string]int {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	return maps.Clone(s.calls)
+}
+
+// TotalCalls returns how many requests the server received.
+func (s *Server) TotalCalls() int {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	total := 0
+	for _, n := range s.calls {
+		total += n
+	}
+	return total
+}
+
+// ResetCalls sets all request counters to zero.
+func (s *Server) ResetCalls() {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	clear(s.calls)
+}
+
+// countCall counts a request to path.
+func (s *Server) countCall(path string) {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	s.calls[path]++
+}

@@ -1,0 +1,95 @@
+// Command keymint-local runs the in-memory KeyMint-compatible licensing API
+// of package localserver, and lists the seats a running one holds.
+//
+//	go run ./internal/localserver/cmd serve [flags]
+//	go run ./internal/localserver/cmd seats [flags]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usageText = `keymint-local: a local, in-memory KeyMint licensing API for tests and demos.
+
+Usage:
+  keymint-local serve [flags]   run the server (generation-1 paths, snake_case)
+  keymint-local seats [flags]   list the seats a running server holds
+  keymint-local usage           show this help
+
+Run "keymint-local serve -h" or "keymint-local seats -h" for the flags.
+
+Example:
+  keymint-local serve -token at_local_dev_token_123456 \
+    -product prod_0123456789abcdefghijk \
+    -customer "Jane Doe <jane@example.com>" \
+    -license lk_0123456789abcdefghijkl=3 \
+    -addr 127.0.0.1:0 -addr-file /tmp/keymint.url
+  keymint-local seats -url "$(cat /tmp/keymint.url)" -token at_local_dev_token_123456
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line args and returns the exit code. serve runs
+// until ctx is done.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stdout, stderr, getenv)
+	case "seats":
+		err = seats(ctx, args[1:], stdout, stderr, getenv)
+	case "usage", "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usageText)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "keymint-local: unknown command %q\n\n%s", args[0], usageText)
+		return 2
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case err != nil:
+		fmt.Fprintf(stderr, "keymint-local %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// errUsage reports a command line the flag package rejected; the flag
+// package has printed the reason already.
+var errUsage = errors.New("usage error")
+
+// parseFlags parses args with fs, mapping the flag package's errors to
+// flag.ErrHelp and errUsage.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument after the flags (%d extra)\n", fs.NArg())
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/mail"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver"
+	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver/internal/atomicfile"
+)
+
+const (
+	defaultAddr     = "127.0.0.1:8787"
+	shutdownTimeout = 5 * time.Second
+)
+
+// serveConfig is the parsed command line of serve.
+type serveConfig struct {
+	addr, addrFile, seedFile, stateFile string
+	allowRemote                         bool
+	tokens                              tokenList
+	catalog                             catalog
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
+	cfg := &serveConfig{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", defaultAddr, "`host:port` to listen on; port 0 picks a free port")
+	fs.StringVar(&cfg.addrFile, "addr-file", "", "write the base URL to this `file` once listening (atomically; removed on exit)")
+	fs.StringVar(&cfg.seedFile, "seed", "", "JSON seed `file` (access_tokens and products with licenses)")
+	fs.StringVar(&cfg.stateFile, "state", "", "state `file`: loaded if present, rewritten after every change")
+	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a non-loopback -addr (secrets travel over plain HTTP)")
+	fs.Var(&cfg.tokens, "token", "accepted access `token` (repeatable; default $KEYMINT_LOCAL_TOKEN)")
+	fs.Var(productFlag{&cfg.catalog}, "product", "add a product `ID`; the following -license flags belong to it (repeatable)")
+	fs.Var(licenseFlag{&cfg.catalog}, "license", "add a license `KEY=SEATS` to the last -product; SEATS is a number or \"unlimited\" (repeatable)")
+	fs.Var(customerFlag{&cfg.catalog}, "customer", "customer `\"Name <email>\"` of the -license flags that follow (\"\" for none)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: keymint-local serve [flags]\n\nRuns the local KeyMint API until SIGINT or SIGTERM.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if cfg.catalog.err != nil {
+		return nil, cfg.catalog.err
+	}
+	return cfg, nil
+}
+
+// seed returns the seed the flags describe.
+func (cfg *serveConfig) seed(getenv func(string) string) (localserver.Seed, error) {
+	var seed localserver.Seed
+	if cfg.seedFile != "" {
+		var err error
+		if seed, err = localserver.LoadSeedFile(cfg.seedFile); err != nil {
+			return seed, err
+		}
+	}
+	tokens := cfg.tokens
+	if len(tokens) == 0 {
+		if t := getenv("KEYMINT_LOCAL_TOKEN"); t != "" {
+			tokens = tokenList{t}
+		}
+	}
+	seed.AccessTokens = append(seed.AccessTokens, tokens...)
+	seed.Products = append(seed.Products, cfg.catalog.products...)
+	if len(seed.AccessTokens) == 0 {
+		return seed, errors.New("no access token: pass -token TOKEN, set KEYMINT_LOCAL_TOKEN, or list access_tokens in the -seed file")
+	}
+	return seed, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if err := checkLoopback(cfg.addr, cfg.allowRemote); err != nil {
+		return err
+	}
+	seed, err := cfg.seed(getenv)
+	if err != nil {
+		return err
+	}
+	logger := log.New(stderr, "", log.LstdFlags)
+	api, err := localserver.New(localserver.Options{Seed: seed, StateFile: cfg.stateFile, ErrorLog: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	baseURL := "http://" + ln.Addr().String()
+	if cfg.addrFile != "" {
+		if err := atomicfile.Write(cfg.addrFile, []byte(baseURL), 0o644); err != nil {
+			ln.Close()
+			return fmt.Errorf("write -addr-file: %w", err)
+		}
+		defer os.Remove(cfg.addrFile)
+	}
+	srv := &http.Server{
+		Handler:           logRequests(api.Handler(), logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          logger,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "keymint-local listening on %s\n", baseURL)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Print("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// checkLoopback refuses an address other clients could reach, unless
+// allowed: the server hands out secrets over plain HTTP.
+func checkLoopback(addr string, allowRemote bool) error {
+	if allowRemote {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("invalid -addr %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("-addr %q is not a loopback address; the server sends license keys over plain HTTP, pass -allow-remote to listen there anyway", addr)
+}
+
+// logRequests logs one line per request: method, path, status and
+// duration. It never logs bodies, headers or query strings, which may
+// carry keys and tokens.
+func logRequests(next http.Handler, logger *log.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		logger.Printf("%s %s %d %s", r.Method, r.URL.Path, rec.status, time.Since(start).Round(time.Microsecond))
+	})
+}
+
+// statusRecorder remembers the status of an answer for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+// tokenList collects repeated -token flags.
+type tokenList []string
+
+func (l *tokenList) String() string { return "" }
+
+func (l *tokenList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty token")
+	}
+	*l = append(*l, v)
+	return nil
+}
+
+// catalog collects the products and licenses of the -product, -license and
+// -customer flags, in command line order. Errors are kept in err instead of
+// being returned by Set, because the flag package would print the value,
+// which holds a license key.
+type catalog struct {
+	products []localserver.ProductSeed
+	customer *localserver.Customer
+	err      error
+}
+
+type (
+	productFlag  struct{ *catalog }
+	licenseFlag  struct{ *catalog }
+	customerFlag struct{ *catalog }
+)
+
+func (productFlag) String() string  { return "" }
+func (licenseFlag) String() string  { return "" }
+func (customerFlag) String() string { return "" }
+
+func (f productFlag) Set(id string) error {
+	f.products = append(f.products, localserver.ProductSeed{ID: id})
+	return nil
+}
+
+func (f licenseFlag) Set(v string) error {
+	key, seats, ok := cutLast(v, "=")
+	fail := func(msg string) error {
+		f.err = errors.Join(f.err, fmt.Errorf("-license %s: %s", localserver.MaskKey(key), msg))
+		return nil
+	}
+	if len(f.products) == 0 {
+		return fail("give -product before its -license flags")
+	}
+	if !ok || key == "" {
+		return fail("want KEY=SEATS")
+	}
+	l := localserver.LicenseSeed{Key: key, Customer: f.customer}
+	if seats != "unlimited" {
+		n, err := strconv.Atoi(seats)
+		if err != nil || n < 0 {
+			return fail(`SEATS must be a non-negative number or "unlimited"`)
+		}
+		l.MaxActivations = &n
+	}
+	p := &f.products[len(f.products)-1]
+	p.Licenses = append(p.Licenses, l)
+	return nil
+}
+
+func (f customerFlag) Set(v string) error {
+	if v == "" {
+		f.customer = nil
+		return nil
+	}
+	addr, err := mail.ParseAddress(v)
+	if err != nil {
+		return fmt.Errorf(`want "Name <email>": %w`, err)
+	}
+	sum := sha256.Sum256([]byte(addr.Address))
+	f.customer = &localserver.Customer{
+		ID:     "cus_" + hex.EncodeToString(sum[:8]),
+		Name:   addr.Name,
+		Email:  addr.Address,
+		Active: true,
+	}
+	return nil
+}
+
+// cutLast slices s around the last instance of sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
+}

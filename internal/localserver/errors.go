@@ -1,0 +1,63 @@
+package localserver
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// apiError is a failure that the API reports to its client: the HTTP
+// status, KeyMint's numeric code and a message. Messages never contain a
+// license key or token.
+type apiError struct {
+	status  int
+	code    int
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+// KeyMint's numeric error codes.
+const (
+	codeRequest = 1 // bad request, authentication, unknown object, server error
+	codeState   = 2 // the license's state forbids the operation
+)
+
+// The failures the core and the handlers report. Handlers of every path set
+// translate them to their own wire format.
+var (
+	errUnauthorized     = &apiError{http.StatusUnauthorized, codeRequest, "Invalid access token"}
+	errPathNotFound     = &apiError{http.StatusNotFound, codeRequest, "Not found"}
+	errMethodNotAllowed = &apiError{http.StatusMethodNotAllowed, codeRequest, "Method not allowed"}
+	errInvalidJSON      = &apiError{http.StatusBadRequest, codeRequest, "Invalid JSON body"}
+	errBodyTooLarge     = &apiError{http.StatusBadRequest, codeRequest, "Request body too large"}
+	errMissingParams    = &apiError{http.StatusBadRequest, codeRequest, "Missing required params"}
+	errInvalidKey       = &apiError{http.StatusNotFound, codeRequest, "Invalid license key"}
+	errDeviceNotFound   = &apiError{http.StatusNotFound, codeRequest, "Device not found"}
+	errBlocked          = &apiError{http.StatusForbidden, codeState, "License is blocked"}
+	errExpired          = &apiError{http.StatusForbidden, codeState, "License expired"}
+	errCustomerInactive = &apiError{http.StatusForbidden, codeState, "Customer is inactive"}
+	errLimitReached     = &apiError{http.StatusForbidden, codeState, "Activation limit reached"}
+	errNotActivated     = &apiError{http.StatusForbidden, codeState, "License not activated"}
+	errServer           = &apiError{http.StatusInternalServerError, codeRequest, "Server error"}
+)
+
+// Failures of the admin helpers and of seed validation.
+var (
+	errNegativeLimit = errors.New("max_activations must not be negative")
+	errKeyExists     = errors.New("license key already exists")
+)
+
+// wrongTypeError reports a request field that is not a string.
+func wrongTypeError(field string) *apiError {
+	return &apiError{http.StatusBadRequest, codeRequest, field + " must be a string"}
+}
+
+// adminError wraps a failure of an admin helper with the operation and the
+// masked license key.
+func adminError(op, productID, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("localserver: %s %s/%s: %w", op, productID, MaskKey(key), err)
+}

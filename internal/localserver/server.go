@@ -1,0 +1,288 @@
+// Package localserver is an in-memory, KeyMint-compatible licensing API for
+// tests and demos. It answers the generation-1 paths (/activate-key,
+// /deactivate-key, /get-key) in snake_case exactly like the real service,
+// plus /_local/seats and /_local/health for people debugging their CI.
+//
+// The core state logic (core.go) returns Go values and typed errors; the
+// wire encoding of each path set lives in thin handlers (gen1.go), so that
+// another path set can share the same store and port.
+package localserver
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Seed is the initial content of the server.
+	Seed Seed
+	// StateFile, if not empty, makes the state durable. If the file exists,
+	// New loads it and its licenses win over the seed's (the seed still adds
+	// the tokens, products and licenses the file does not have); if it does
+	// not exist, New creates it from the seed. Every mutation is written to
+	// it atomically before it is acknowledged.
+	StateFile string
+	// Now is the clock used for activation times and expiration checks;
+	// nil means time.Now.
+	Now func() time.Time
+	// ErrorLog receives failures that a client only sees as a 500 (such as
+	// a state file that cannot be written); nil means the log package's
+	// standard logger.
+	ErrorLog *log.Logger
+}
+
+// Server is an in-memory KeyMint licensing API. It is safe for concurrent
+// use.
+type Server struct {
+	now       func() time.Time
+	statePath string
+	errorLog  *log.Logger
+	routes    map[string]map[string]endpoint
+
+	mu       sync.Mutex
+	tokens   map[string]bool
+	products map[string]bool
+	licenses map[string]*license // by key; keys are unique across products
+	version  uint64              // incremented by every mutation
+
+	writeMu sync.Mutex // serializes state file writes
+	written uint64     // version of the state on disk
+
+	callsMu sync.Mutex
+	calls   map[string]int
+}
+
+// Device is a device (host) holding a seat of a license key.
+type Device struct {
+	HostID         string    `json:"host_id"`
+	DeviceTag      string    `json:"device_tag,omitempty"` // "" = no tag
+	IPAddress      string    `json:"ip_address"`
+	ActivationTime time.Time `json:"activation_time"`
+}
+
+// license is the state of one license key.
+type license struct {
+	LicenseSeed
+	productID string
+	devices   []Device // in activation order
+}
+
+// New returns a Server holding opts.Seed, merged with the state file if
+// one is configured.
+func New(opts Options) (*Server, error) {
+	s := &Server{
+		now:       opts.Now,
+		statePath: opts.StateFile,
+		errorLog:  opts.ErrorLog,
+		tokens:    map[string]bool{},
+		products:  map[string]bool{},
+		licenses:  map[string]*license{},
+		calls:     map[string]int{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.errorLog == nil {
+		s.errorLog = log.Default()
+	}
+	s.routes = s.routeTable()
+
+	restored := map[string]bool{}
+	if s.statePath != "" {
+		st, err := readStateFile(s.statePath)
+		switch {
+		case err == nil:
+			if restored, err = s.restore(st); err != nil {
+				return nil, err
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, err
+		}
+	}
+	if err := s.addSeed(opts.Seed, restored); err != nil {
+		return nil, err
+	}
+	s.version = 1
+	if err := s.persist(s.version); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// addSeed adds the seed's tokens, products and licenses. A license whose
+// key is in skip and that belongs to the same product is left as it is.
+func (s *Server) addSeed(seed Seed, skip map[string]bool) error {
+	for _, t := range seed.AccessTokens {
+		if t == "" {
+			return errors.New("localserver: empty access token in seed")
+		}
+		s.tokens[t] = true
+	}
+	for _, p := range seed.Products {
+		if err := s.addProduct(p.ID); err != nil {
+			return err
+		}
+		for _, l := range p.Licenses {
+			if old := s.licenses[l.Key]; skip[l.Key] && old.productID == p.ID {
+				continue
+			}
+			if err := s.insertLicense(p.ID, l, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// addProduct records a product; its ID must be reachable through the API.
+// The caller holds s.mu (or owns s exclusively).
+func (s *Server) addProduct(id string) error {
+	if err := productIDField.check(id); err != nil {
+		return fmt.Errorf("localserver: product %q: %w", id, err)
+	}
+	s.products[id] = true
+	return nil
+}
+
+// insertLicense adds a license key to a product, creating the product if
+// needed. The key must be new and reachable through the API. The caller
+// holds s.mu (or owns s exclusively).
+func (s *Server) insertLicense(productID string, l LicenseSeed, devices []Device) error {
+	if err := s.addProduct(productID); err != nil {
+		return err
+	}
+	fail := func(err error) error { return adminError("add license", productID, l.Key, err) }
+	if err := licenseKeyField.check(l.Key); err != nil {
+		return fail(err)
+	}
+	if l.MaxActivations != nil && *l.MaxActivations < 0 {
+		return fail(errNegativeLimit)
+	}
+	if _, ok := s.licenses[l.Key]; ok {
+		return fail(errKeyExists)
+	}
+	s.licenses[l.Key] = &license{LicenseSeed: cloneLicenseSeed(l), productID: productID, devices: slices.Clone(devices)}
+	return nil
+}
+
+// lookup finds the license key of a product. The caller holds s.mu.
+func (s *Server) lookup(productID, key string) (*license, error) {
+	l := s.licenses[key]
+	if l == nil || l.productID != productID {
+		return nil, errInvalidKey
+	}
+	return l, nil
+}
+
+// sortedLicensesLocked returns all licenses sorted by product and key. The
+// caller holds s.mu.
+func (s *Server) sortedLicensesLocked() []*license {
+	ls := make([]*license, 0, len(s.licenses))
+	for _, l := range s.licenses {
+		ls = append(ls, l)
+	}
+	slices.SortFunc(ls, func(a, b *license) int {
+		if c := strings.Compare(a.productID, b.productID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	return ls
+}
+
+// update runs fn with s.mu held. If fn reports a change, the new state is
+// written to the state file before update returns, so a caller that
+// acknowledges the change afterwards never acknowledges lost state.
+func (s *Server) update(fn func() (changed bool, err error)) error {
+	s.mu.Lock()
+	changed, err := fn()
+	if changed {
+		s.version++
+	}
+	version := s.version
+	s.mu.Unlock()
+	if err != nil || !changed {
+		return err
+	}
+	return s.persist(version)
+}
+
+// persist makes sure that a state at least as new as version is on disk.
+// Writers are serialized, and each writes the newest state, so an older
+// state never overwrites a newer one and concurrent mutations share writes.
+func (s *Server) persist(version uint64) error {
+	if s.statePath == "" {
+		return nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if version <= s.written {
+		return nil
+	}
+	s.mu.Lock()
+	latest := s.version
+	data, err := encodeState(s.snapshotLocked())
+	s.mu.Unlock()
+	if err == nil {
+		err = writeStateFile(s.statePath, data)
+	}
+	if err != nil {
+		return err
+	}
+	s.written = latest
+	return nil
+}
+
+// id is the license's stable short ID, derived from product and key
+// without revealing the key.
+func (l *license) id() string {
+	sum := sha256.Sum256([]byte(l.productID + "\x00" + l.Key))
+	return "lic_" + hex.EncodeToString(sum[:8])
+}
+
+// deviceIndex returns the index of hostID among the devices, or -1.
+func (l *license) deviceIndex(hostID string) int {
+	return slices.IndexFunc(l.devices, func(d Device) bool { return d.HostID == hostID })
+}
+
+// full reports whether every seat of the license is taken.
+func (l *license) full() bool {
+	return l.MaxActivations != nil && len(l.devices) >= *l.MaxActivations
+}
+
+// usable returns why the license cannot be activated at time now, or nil.
+func (l *license) usable(now time.Time) error {
+	switch {
+	case l.Blocked:
+		return errBlocked
+	case l.ExpirationDate != nil && !now.Before(*l.ExpirationDate):
+		return errExpired
+	case l.Customer != nil && !l.Customer.Active:
+		return errCustomerInactive
+	}
+	return nil
+}
+
+// cloneLicenseSeed returns a deep copy of l.
+func cloneLicenseSeed(l LicenseSeed) LicenseSeed {
+	l.MaxActivations = clonePtr(l.MaxActivations)
+	l.ExpirationDate = clonePtr(l.ExpirationDate)
+	l.Customer = clonePtr(l.Customer)
+	return l
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	return new(*p)
+}
