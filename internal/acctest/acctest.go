@@ -1,0 +1,231 @@
+// Package acctest holds what the acceptance tests share: the KeyMint server
+// they run against and helpers that ask it what it holds.
+//
+// By default the tests start the bundled local server in-process. When
+// KEYMINT_ACCESS_TOKEN, KEYMINT_BASE_URL, KEYMINT_TEST_PRODUCT_ID and
+// KEYMINT_TEST_LICENSE_KEY are all set, they run against that server instead
+// (for example the live API); tests that need to shape a license themselves
+// (seat limits, blocked keys) are skipped there.
+package acctest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
+	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver"
+)
+
+// Environment variables that point the tests at a live server.
+const (
+	EnvTestProductID  = "KEYMINT_TEST_PRODUCT_ID"
+	EnvTestLicenseKey = "KEYMINT_TEST_LICENSE_KEY"
+	envAccessToken    = "KEYMINT_ACCESS_TOKEN"
+	envBaseURL        = "KEYMINT_BASE_URL"
+)
+
+// Local test customer, as the local server reports it.
+const (
+	CustomerName  = "Acme Test Fleet"
+	CustomerEmail = "fleet@acme.test"
+)
+
+var (
+	setupOnce sync.Once
+	env       *Env
+)
+
+// Env is the server the acceptance tests run against.
+type Env struct {
+	// BaseURL and Token are what the provider is configured with.
+	BaseURL string
+	Token   string
+	// Local is the in-process server, or nil when running live.
+	Local *localserver.Server
+	// Client talks to the same server, for checks made outside Terraform.
+	Client *keymint.Client
+
+	liveProductID  string
+	liveLicenseKey string
+}
+
+// Setup starts the in-process server (or selects the live one) and exports
+// KEYMINT_BASE_URL and KEYMINT_ACCESS_TOKEN so that the provider, which reads
+// them, talks to it. It is called from TestMain and returns a function that
+// stops the server.
+func Setup() (stop func()) {
+	stop = func() {}
+	setupOnce.Do(func() {
+		if live() {
+			env = &Env{
+				BaseURL:        os.Getenv(envBaseURL),
+				Token:          os.Getenv(envAccessToken),
+				liveProductID:  os.Getenv(EnvTestProductID),
+				liveLicenseKey: os.Getenv(EnvTestLicenseKey),
+			}
+		} else {
+			token := "at_acctest_" + randomHex(16)
+			srv, err := localserver.New(localserver.Options{Seed: localserver.Seed{AccessTokens: []string{token}}})
+			if err != nil {
+				panic(fmt.Sprintf("starting the local KeyMint server: %v", err))
+			}
+			hs := httptest.NewServer(srv.Handler())
+			stop = hs.Close
+			env = &Env{BaseURL: hs.URL, Token: token, Local: srv}
+			_ = os.Setenv(envBaseURL, env.BaseURL)
+			_ = os.Setenv(envAccessToken, env.Token)
+		}
+		c, err := keymint.New(keymint.Config{BaseURL: env.BaseURL, AccessToken: env.Token, UserAgent: "keymint-acctest"})
+		if err != nil {
+			panic(fmt.Sprintf("KeyMint test client: %v", err))
+		}
+		env.Client = c
+	})
+	return stop
+}
+
+func live() bool {
+	for _, v := range []string{envAccessToken, envBaseURL, EnvTestProductID, EnvTestLicenseKey} {
+		if os.Getenv(v) == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Get returns the environment set up by Setup.
+func Get(t *testing.T) *Env {
+	t.Helper()
+	if env == nil {
+		t.Fatal("acctest.Setup was not called from TestMain")
+	}
+	return env
+}
+
+// PreCheck fails a test early when the acceptance run is not set up: the
+// Terraform CLI must be pinned through TF_ACC_TERRAFORM_PATH, because nothing
+// may be downloaded and an arbitrary terraform on PATH proves nothing.
+func PreCheck(t *testing.T) {
+	t.Helper()
+	p := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if p == "" {
+		t.Fatal("TF_ACC_TERRAFORM_PATH is not set: run the tests with `make test`, which installs the pinned " +
+			"Terraform CLI and sets it, or point it at a Terraform or OpenTofu binary yourself")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("TF_ACC_TERRAFORM_PATH names %q, which cannot be used: %v", p, err)
+	}
+}
+
+// Run runs an acceptance test case: in parallel against the local server,
+// where every test has licenses of its own, and one at a time against a live
+// server, where they share one license.
+func Run(t *testing.T, tc resource.TestCase) {
+	t.Helper()
+	if Get(t).Local != nil {
+		resource.ParallelTest(t, tc)
+		return
+	}
+	resource.Test(t, tc)
+}
+
+// IsLocal reports whether the tests run against the in-process server.
+func (e *Env) IsLocal() bool { return e.Local != nil }
+
+// RequireLocal skips a test that has to shape licenses itself.
+func RequireLocal(t *testing.T) *localserver.Server {
+	t.Helper()
+	e := Get(t)
+	if e.Local == nil {
+		t.Skip("needs the bundled local server (it creates licenses with their own seat limits)")
+	}
+	return e.Local
+}
+
+// License is a product ID and license key for one test.
+type License struct {
+	ProductID string
+	Key       string
+}
+
+// NewLicense returns a license for one test: a fresh one with the given seat
+// limit (0 = unlimited) on the local server, or the configured test license
+// when running live.
+func NewLicense(t *testing.T, seats int) License {
+	t.Helper()
+	e := Get(t)
+	if e.Local == nil {
+		return License{ProductID: e.liveProductID, Key: e.liveLicenseKey}
+	}
+	l := License{
+		ProductID: "prod_acctest_" + randomHex(8),
+		Key:       "lk_acctest_" + randomHex(16),
+	}
+	seed := localserver.LicenseSeed{
+		Key:      l.Key,
+		Customer: &localserver.Customer{ID: "cus_acctest", Name: CustomerName, Email: CustomerEmail, Active: true},
+	}
+	if seats > 0 {
+		seed.MaxActivations = &seats
+	}
+	if err := e.Local.AddLicense(l.ProductID, seed); err != nil {
+		t.Fatalf("adding a test license: %v", err)
+	}
+	return l
+}
+
+// HostID returns a host ID unique to this run, so that live runs never touch
+// real devices.
+func HostID(name string) string {
+	return "tfacc-" + name + "-" + randomHex(4)
+}
+
+// Hosts lists the host IDs that hold seats of l, as the server reports them.
+func Hosts(t *testing.T, l License) ([]string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lic, err := Get(t).Client.GetKey(ctx, l.ProductID, l.Key)
+	if err != nil {
+		return nil, err
+	}
+	return lic.HostIDs(), nil
+}
+
+// Deactivate frees a host's seat behind Terraform's back.
+func Deactivate(t *testing.T, l License, hostID string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := Get(t).Client.Deactivate(ctx, l.ProductID, l.Key, hostID); err != nil {
+		t.Fatalf("out-of-band deactivation of %q: %v", hostID, err)
+	}
+}
+
+// Activate takes a seat for a host behind Terraform's back.
+func Activate(t *testing.T, l License, hostID, tag string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := Get(t).Client.Activate(ctx, keymint.ActivateInput{ProductID: l.ProductID, LicenseKey: l.Key, HostID: hostID, DeviceTag: tag})
+	if err != nil {
+		t.Fatalf("out-of-band activation of %q: %v", hostID, err)
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,42 @@
+package provider
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// keyFingerprint identifies a license key of a product without revealing it.
+// Terraform prints resource IDs in its output, so an ID never holds the key.
+func keyFingerprint(productID, licenseKey string) string {
+	sum := sha256.Sum256([]byte(productID + "\x00" + licenseKey))
+	return hex.EncodeToString(sum[:8])
+}
+
+// activationID is the ID of a keymint_device_activation:
+// <product_id>/<key fingerprint>/<host_id>.
+func activationID(productID, licenseKey, hostID string) string {
+	return productID + "/" + keyFingerprint(productID, licenseKey) + "/" + hostID
+}
+
+// importFormat describes the import ID of keymint_device_activation.
+const importFormat = "<product_id>/<license_key>/<host_id>"
+
+// parseActivationImportID splits an import ID of the form
+// <product_id>/<license_key>/<host_id>. The host ID is the rest after the
+// second slash, so it may itself contain slashes; the product ID and license
+// key may not. Errors never repeat the ID, which holds the license key.
+func parseActivationImportID(id string) (productID, licenseKey, hostID string, err error) {
+	parts := strings.SplitN(id, "/", 3)
+	if len(parts) != 3 {
+		return "", "", "", fmt.Errorf("the import ID has %d part(s) separated by \"/\"; expected 3 in the form %s", len(parts), importFormat)
+	}
+	names := [3]string{"product_id", "license_key", "host_id"}
+	for i, p := range parts {
+		if p == "" {
+			return "", "", "", fmt.Errorf("the %s part of the import ID is empty; expected the form %s", names[i], importFormat)
+		}
+	}
+	return parts[0], parts[1], parts[2], nil
+}

@@ -1,0 +1,383 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
+)
+
+var (
+	_ resource.Resource                = (*deviceActivationResource)(nil)
+	_ resource.ResourceWithConfigure   = (*deviceActivationResource)(nil)
+	_ resource.ResourceWithImportState = (*deviceActivationResource)(nil)
+)
+
+// Limits of the API's request fields, in characters.
+const (
+	productIDMin, productIDMax   = 22, 256
+	licenseKeyMin, licenseKeyMax = 23, 256
+	hostIDMin, hostIDMax         = 1, 64
+	deviceTagMin, deviceTagMax   = 1, 64
+)
+
+// seatHostsShown bounds how many hosts a seat-limit error lists.
+const seatHostsShown = 20
+
+// NewDeviceActivationResource returns the keymint_device_activation resource.
+func NewDeviceActivationResource() resource.Resource {
+	return &deviceActivationResource{}
+}
+
+// deviceActivationResource binds a license to one device (host ID): one seat.
+type deviceActivationResource struct {
+	data *providerData
+}
+
+type deviceActivationModel struct {
+	ID             types.String `tfsdk:"id"`
+	ProductID      types.String `tfsdk:"product_id"`
+	LicenseKey     types.String `tfsdk:"license_key"`
+	HostID         types.String `tfsdk:"host_id"`
+	DeviceTag      types.String `tfsdk:"device_tag"`
+	ActivationTime types.String `tfsdk:"activation_time"`
+	IPAddress      types.String `tfsdk:"ip_address"`
+	LicenseeName   types.String `tfsdk:"licensee_name"`
+	LicenseeEmail  types.String `tfsdk:"licensee_email"`
+}
+
+// what describes the activation in messages, without the license key.
+func (m *deviceActivationModel) what() string {
+	return fmt.Sprintf("the activation of host %q (product %s)", m.HostID.ValueString(), m.ProductID.ValueString())
+}
+
+func (r *deviceActivationResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_device_activation"
+}
+
+func (r *deviceActivationResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Activates a KeyMint license on one device, identified by its `host_id`: the device " +
+			"takes one of the license's seats. Destroying the resource deactivates the device and frees the seat.\n\n" +
+			"Activating a host that already holds a seat of the license uses no second seat, so the resource " +
+			"adopts such an activation. Every argument forces a new activation, because KeyMint has no call that " +
+			"edits a device. Replacement destroys the old activation before creating the new one, which frees the " +
+			"seat first; with `create_before_destroy` the license needs a spare seat.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "Identifier of the activation: `<product_id>/<key fingerprint>/<host_id>`. " +
+					"The fingerprint is derived from the license key and does not reveal it.",
+				Computed:      true,
+				PlanModifiers: keep,
+			},
+			"product_id": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("KeyMint product ID (for example `prod_…`), %d to %d characters.", productIDMin, productIDMax),
+				Required:            true,
+				Validators:          []validator.String{stringvalidator.UTF8LengthBetween(productIDMin, productIDMax)},
+				PlanModifiers:       replace,
+			},
+			"license_key": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("License key to activate, %d to %d characters. Sensitive.", licenseKeyMin, licenseKeyMax),
+				Required:            true,
+				Sensitive:           true,
+				Validators:          []validator.String{stringvalidator.UTF8LengthBetween(licenseKeyMin, licenseKeyMax)},
+				PlanModifiers:       replace,
+			},
+			"host_id": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("Unique identifier of the device (a machine ID, instance ID or "+
+					"hostname), %d to %d characters. The seat is released by deactivating this host ID.", hostIDMin, hostIDMax),
+				Required:      true,
+				Validators:    []validator.String{stringvalidator.UTF8LengthBetween(hostIDMin, hostIDMax)},
+				PlanModifiers: replace,
+			},
+			"device_tag": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("Optional label stored with the activation, %d to %d characters.", deviceTagMin, deviceTagMax),
+				Optional:            true,
+				Validators:          []validator.String{stringvalidator.UTF8LengthBetween(deviceTagMin, deviceTagMax)},
+				PlanModifiers:       replace,
+			},
+			"activation_time": schema.StringAttribute{
+				MarkdownDescription: "When the device was activated, as the server reports it.",
+				Computed:            true,
+				PlanModifiers:       keep,
+			},
+			"ip_address": schema.StringAttribute{
+				MarkdownDescription: "IP address the activation came from, as the server reports it.",
+				Computed:            true,
+				PlanModifiers:       keep,
+			},
+			"licensee_name": schema.StringAttribute{
+				MarkdownDescription: "Name of the licensee, as the server reports it.",
+				Computed:            true,
+				PlanModifiers:       keep,
+			},
+			"licensee_email": schema.StringAttribute{
+				MarkdownDescription: "E-mail address of the licensee, as the server reports it.",
+				Computed:            true,
+				PlanModifiers:       keep,
+			},
+		},
+	}
+}
+
+func (r *deviceActivationResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data",
+			fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+func (r *deviceActivationResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan deviceActivationModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	client := r.data.client
+	productID, key, hostID := plan.ProductID.ValueString(), plan.LicenseKey.ValueString(), plan.HostID.ValueString()
+	in := keymint.ActivateInput{ProductID: productID, LicenseKey: key, HostID: hostID, DeviceTag: plan.DeviceTag.ValueString()}
+
+	act, err := client.Activate(ctx, in)
+	if err != nil {
+		if keymint.IsSeatLimitReached(err) {
+			r.addSeatLimitError(ctx, &plan, err, resp)
+			return
+		}
+		if outcomeUnknown(err) {
+			r.keepUncertain(ctx, &plan, resp)
+		}
+		resp.Diagnostics.Append(apiErrorDiagnostic("create", plan.what(), err))
+		return
+	}
+
+	lic, err := client.GetKey(ctx, productID, key)
+	if err != nil {
+		r.keepUncertain(ctx, &plan, resp)
+		resp.Diagnostics.Append(apiErrorDiagnostic("read back", plan.what(), err))
+		return
+	}
+	dev, ok := lic.Device(hostID)
+	if ok && dev.DeviceTag != in.DeviceTag {
+		// The host already held a seat under another tag, and re-activation
+		// keeps the old tag. Activate it afresh so the server holds what the
+		// configuration says.
+		tflog.Info(ctx, "host already activated with another device tag; re-activating it", map[string]any{"host_id": hostID})
+		if _, err := client.Deactivate(ctx, productID, key, hostID); err != nil && !keymint.IsAlreadyFree(err) {
+			resp.Diagnostics.Append(apiErrorDiagnostic("re-tag", plan.what(), err))
+			return
+		}
+		if act, err = client.Activate(ctx, in); err != nil {
+			if keymint.IsSeatLimitReached(err) {
+				r.addSeatLimitError(ctx, &plan, err, resp)
+				return
+			}
+			if outcomeUnknown(err) {
+				r.keepUncertain(ctx, &plan, resp)
+			}
+			resp.Diagnostics.Append(apiErrorDiagnostic("re-tag", plan.what(), err))
+			return
+		}
+		if lic, err = client.GetKey(ctx, productID, key); err != nil {
+			r.keepUncertain(ctx, &plan, resp)
+			resp.Diagnostics.Append(apiErrorDiagnostic("read back", plan.what(), err))
+			return
+		}
+		dev, ok = lic.Device(hostID)
+	}
+	if !ok {
+		resp.Diagnostics.AddError("Activation did not take effect",
+			fmt.Sprintf("KeyMint accepted %s, but the license does not list the host among its devices. "+
+				"Run the command again; if it persists, check the license in KeyMint.", plan.what()))
+		return
+	}
+
+	plan.ID = types.StringValue(activationID(productID, key, hostID))
+	plan.LicenseeName = types.StringValue(act.LicenseeName)
+	plan.LicenseeEmail = types.StringValue(act.LicenseeEmail)
+	setDevice(&plan, dev)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// outcomeUnknown reports an activation error after which the seat may or may
+// not be taken: the request failed in transit, was interrupted, or the server
+// failed while handling it.
+func outcomeUnknown(err error) bool {
+	_, refused := keymint.AsError(err)
+	return !refused || keymint.IsServerError(err)
+}
+
+// keepUncertain records an activation whose outcome is not known in state,
+// alongside the error. Terraform then marks it tainted: the next apply
+// replaces it and a destroy deactivates it, so a seat that was taken after
+// all is never lost track of. Deactivating a host that holds no seat is
+// harmless.
+func (r *deviceActivationResource) keepUncertain(ctx context.Context, m *deviceActivationModel, resp *resource.CreateResponse) {
+	m.ID = types.StringValue(activationID(m.ProductID.ValueString(), m.LicenseKey.ValueString(), m.HostID.ValueString()))
+	for _, v := range []*types.String{&m.ActivationTime, &m.IPAddress, &m.LicenseeName, &m.LicenseeEmail} {
+		if v.IsUnknown() {
+			*v = types.StringValue("")
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+}
+
+// addSeatLimitError reports a full license: how many seats are used, by
+// which hosts, and what the user can do.
+func (r *deviceActivationResource) addSeatLimitError(ctx context.Context, m *deviceActivationModel, apiErr error, resp *resource.CreateResponse) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Every seat of the license is taken, so host %q cannot be activated (product %s).", m.HostID.ValueString(), m.ProductID.ValueString())
+	if lic, err := r.data.client.GetKey(ctx, m.ProductID.ValueString(), m.LicenseKey.ValueString()); err == nil {
+		b.WriteString("\n\n")
+		b.WriteString(seatUsage(lic))
+	}
+	b.WriteString("\n\nTo free a seat: destroy one of the activations that hold one (or remove it from the " +
+		"configuration), deactivate an unused device in KeyMint, reset the license with keymint_license_reset, " +
+		"or raise the license's seat limit. A replacement with create_before_destroy needs a spare seat.")
+	fmt.Fprintf(&b, "\n\n(%s)", apiErr)
+	resp.Diagnostics.AddAttributeError(path.Root("host_id"), "License seat limit reached", b.String())
+}
+
+// seatUsage says how many seats of lic are in use and by which hosts.
+func seatUsage(lic *keymint.License) string {
+	var b strings.Builder
+	if lic.MaxActivations != nil {
+		fmt.Fprintf(&b, "%d of %d seats are in use", lic.Activations, *lic.MaxActivations)
+	} else {
+		fmt.Fprintf(&b, "%d seats are in use", lic.Activations)
+	}
+	hosts := lic.HostIDs()
+	if len(hosts) == 0 {
+		return b.String() + "."
+	}
+	shown := hosts
+	if len(shown) > seatHostsShown {
+		shown = shown[:seatHostsShown]
+	}
+	b.WriteString(", held by: ")
+	for i, h := range shown {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", h)
+	}
+	if more := len(hosts) - len(shown); more > 0 {
+		fmt.Fprintf(&b, " and %d more", more)
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+func (r *deviceActivationResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state deviceActivationModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	productID, key, hostID := state.ProductID.ValueString(), state.LicenseKey.ValueString(), state.HostID.ValueString()
+	lic, err := r.data.client.GetKey(ctx, productID, key)
+	if keymint.IsLicenseNotFound(err) {
+		tflog.Warn(ctx, "license key no longer exists; removing the activation from state", map[string]any{"host_id": hostID})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.Append(apiErrorDiagnostic("read", state.what(), err))
+		return
+	}
+	dev, ok := lic.Device(hostID)
+	if !ok {
+		tflog.Warn(ctx, "host no longer holds a seat of the license; removing the activation from state", map[string]any{"host_id": hostID})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	state.ID = types.StringValue(activationID(productID, key, hostID))
+	setDevice(&state, dev)
+	if lic.Customer != nil {
+		state.LicenseeName = types.StringValue(lic.Customer.Name)
+		state.LicenseeEmail = types.StringValue(lic.Customer.Email)
+	}
+	// Imported activations have no licensee yet when the license has no customer.
+	if state.LicenseeName.IsNull() {
+		state.LicenseeName = types.StringValue("")
+	}
+	if state.LicenseeEmail.IsNull() {
+		state.LicenseeEmail = types.StringValue("")
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// setDevice copies what the server reports of a device into m.
+func setDevice(m *deviceActivationModel, dev keymint.Device) {
+	m.DeviceTag = types.StringNull()
+	if dev.DeviceTag != "" {
+		m.DeviceTag = types.StringValue(dev.DeviceTag)
+	}
+	m.ActivationTime = types.StringValue(dev.ActivationTime)
+	m.IPAddress = types.StringValue(dev.IPAddress)
+}
+
+// Update is never called: every argument requires replacement.
+func (r *deviceActivationResource) Update(_ context.Context, _ resource.UpdateRequest, resp *resource.UpdateResponse) {
+	resp.Diagnostics.AddError("Unexpected update",
+		"keymint_device_activation cannot be updated in place; every argument forces a new activation. "+
+			"This is a bug in the provider; please report it.")
+}
+
+func (r *deviceActivationResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state deviceActivationModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	_, err := r.data.client.Deactivate(ctx, state.ProductID.ValueString(), state.LicenseKey.ValueString(), state.HostID.ValueString())
+	switch {
+	case err == nil:
+	case keymint.IsAlreadyFree(err):
+		// "Device not found" or "License not activated": the seat is free already.
+		tflog.Info(ctx, "seat was already free", map[string]any{"host_id": state.HostID.ValueString()})
+	case keymint.IsLicenseNotFound(err):
+		// A license that no longer exists holds no seats.
+		tflog.Warn(ctx, "license key no longer exists; nothing to deactivate", map[string]any{"host_id": state.HostID.ValueString()})
+	default:
+		resp.Diagnostics.Append(apiErrorDiagnostic("destroy", state.what(), err))
+	}
+}
+
+func (r *deviceActivationResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	productID, key, hostID, err := parseActivationImportID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import ID", err.Error())
+		return
+	}
+	m := deviceActivationModel{
+		ID:             types.StringValue(activationID(productID, key, hostID)),
+		ProductID:      types.StringValue(productID),
+		LicenseKey:     types.StringValue(key),
+		HostID:         types.StringValue(hostID),
+		DeviceTag:      types.StringNull(),
+		ActivationTime: types.StringNull(),
+		IPAddress:      types.StringNull(),
+		LicenseeName:   types.StringNull(),
+		LicenseeEmail:  types.StringNull(),
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
