@@ -170,7 +170,7 @@ func (c *Client) Activate(ctx context.Context, in ActivateInput) (*Activation, e
 		// Without a hostId the service invents a random host that burns a seat.
 		return nil, errors.New("activate: the host ID is empty")
 	}
-	body := keyRequest{ProductID: in.ProductID, LicenseKey: in.LicenseKey, HostID: in.HostID, DeviceTag: in.DeviceTag}
+	body := keyRequest(in)
 	obj, err := c.call(ctx, "activate", pathActivate, body, in.LicenseKey)
 	if err != nil {
 		return nil, err

@@ -41,7 +41,7 @@ type Seed struct {
 }
 
 // LoadSeedFile reads a JSON-encoded Seed from path. Unknown fields are an
-// error, so that a misspelt field in a hand-written seed is noticed.
+// error, so that a misspelled field in a hand-written seed is noticed.
 func LoadSeedFile(path string) (Seed, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -90,7 +90,7 @@ func (r *deviceActivationResource) Schema(_ context.Context, _ resource.SchemaRe
 				PlanModifiers:       replace,
 			},
 			"license_key": schema.StringAttribute{
-				MarkdownDescription: fmt.Sprintf("License key to activate, %d to %d characters. Sensitive.", licenseKeyMin, licenseKeyMax),
+				MarkdownDescription: fmt.Sprintf("License key to activate, %d to %d characters.", licenseKeyMin, licenseKeyMax),
 				Required:            true,
 				Sensitive:           true,
 				Validators:          []validator.String{stringvalidator.UTF8LengthBetween(licenseKeyMin, licenseKeyMax)},
