@@ -43,12 +43,14 @@ done
 base_url=$(cat "$work/addr")
 echo "listening on $base_url"
 
-# Terraform finds the freshly built provider through dev_overrides: no
-# registry, no `terraform init`.
+# Terraform and OpenTofu find the freshly built provider through
+# dev_overrides (one entry for each CLI's default registry): no registry, no
+# `init`.
 cat >"$work/cli.tfrc" <<CFG
 provider_installation {
   dev_overrides {
     "registry.terraform.io/keymint-dev/keymint" = "$root/bin"
+    "registry.opentofu.org/keymint-dev/keymint" = "$root/bin"
   }
   direct {}
 }
@@ -69,18 +71,18 @@ expect_seats() {
   fi
 }
 
-step "terraform apply: activating three build agents"
+step "$(basename "$TERRAFORM") apply: activating three build agents"
 "$TERRAFORM" -chdir="$work/tf" apply -auto-approve -input=false
 
 step "Seats held on the server"
 seats
 expect_seats "3/3 seats in use"
 
-step "terraform destroy: freeing the seats"
+step "$(basename "$TERRAFORM") destroy: freeing the seats"
 "$TERRAFORM" -chdir="$work/tf" destroy -auto-approve -input=false
 
 step "Seats held on the server"
 seats
-expect_seats "0 seats in use"
+expect_seats "0/3 seats in use"
 
 step "Done: three seats taken, and all three given back"

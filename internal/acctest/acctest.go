@@ -84,7 +84,11 @@ func Setup() (stop func()) {
 			_ = os.Setenv(envBaseURL, env.BaseURL)
 			_ = os.Setenv(envAccessToken, env.Token)
 		}
-		c, err := keymint.New(keymint.Config{BaseURL: env.BaseURL, AccessToken: env.Token, UserAgent: "keymint-acctest"})
+		// The checks watch a license that the provider changes: no shared reads.
+		c, err := keymint.New(keymint.Config{
+			BaseURL: env.BaseURL, AccessToken: env.Token, UserAgent: "keymint-acctest",
+			APIVersion: os.Getenv("KEYMINT_API_VERSION"), FreshReads: true,
+		})
 		if err != nil {
 			panic(fmt.Sprintf("KeyMint test client: %v", err))
 		}
@@ -100,6 +104,38 @@ func live() bool {
 		}
 	}
 	return true
+}
+
+// CheckAPIGeneration verifies, after the tests ran against the local server,
+// that the provider spoke the generation KEYMINT_API_VERSION names and never
+// the other one.
+func CheckAPIGeneration() error {
+	if env == nil || env.Local == nil {
+		return nil
+	}
+	ours, other := []string{"/activate-key", "/deactivate-key", "/get-key"}, []string{"/key/activate", "/key/deactivate", "/key"}
+	if os.Getenv("KEYMINT_API_VERSION") == "v2" {
+		ours, other = other, ours
+	}
+	calls := env.Local.Calls()
+	total := 0
+	for _, p := range append(ours, other...) {
+		total += calls[p]
+	}
+	if total == 0 { // no acceptance test ran
+		return nil
+	}
+	for _, p := range other {
+		if calls[p] > 0 {
+			return fmt.Errorf("the tests ran with KEYMINT_API_VERSION=%q, yet the server received %d calls to %s", os.Getenv("KEYMINT_API_VERSION"), calls[p], p)
+		}
+	}
+	for _, p := range ours {
+		if calls[p] == 0 {
+			return fmt.Errorf("the tests ran with KEYMINT_API_VERSION=%q, yet the server received no call to %s", os.Getenv("KEYMINT_API_VERSION"), p)
+		}
+	}
+	return nil
 }
 
 // Get returns the environment set up by Setup.

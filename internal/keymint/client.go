@@ -3,12 +3,16 @@
 // It knows nothing about Terraform: the provider maps its models onto the calls
 // here. Every call takes a context, sends the access token as a bearer token and
 // returns an *Error for any answer that is not a success, so that callers can
-// branch on the predicates in errors.go.
+// branch on the predicates in errors.go. Transient failures are retried (see
+// retry.go), and reads of a license are shared between concurrent callers
+// (see coalesce.go).
 package keymint
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,33 +22,57 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // DefaultBaseURL is the base URL of the hosted KeyMint API.
 const DefaultBaseURL = "https://api.keymint.dev"
 
+// API generations: the flat paths of the /deactivate-key page, and the
+// /key/... paths of KeyMint's current SDKs.
+const (
+	APIv1 = "v1"
+	APIv2 = "v2"
+)
+
+// APIVersions lists the supported API generations.
+var APIVersions = []string{APIv1, APIv2}
+
+// Defaults of the retry and timeout settings.
+const (
+	DefaultMaxRetries     = 5
+	DefaultRetryWaitMin   = 1 * time.Second
+	DefaultRetryWaitMax   = 30 * time.Second
+	DefaultRequestTimeout = 30 * time.Second
+)
+
 // maxResponseBytes bounds how much of an answer is read. A get-key answer for a
 // license with thousands of devices is well under this.
 const maxResponseBytes = 32 << 20
 
-// Paths of the generation-1 API (the flat paths of the /deactivate-key page).
-const (
-	pathActivate   = "/activate-key"
-	pathDeactivate = "/deactivate-key"
-	pathGetKey     = "/get-key"
-)
-
-// Config configures a Client.
+// Config configures a Client. Zero values take the defaults above.
 type Config struct {
 	// BaseURL is the API's base URL, for example https://api.keymint.dev.
 	BaseURL string
 	// AccessToken is sent as "Authorization: Bearer <token>".
 	AccessToken string
+	// APIVersion selects the path set: APIv1 (default) or APIv2.
+	APIVersion string
 	// UserAgent is sent with every request.
 	UserAgent string
-	// HTTPClient, when set, sends the requests. Its Timeout bounds each request.
-	HTTPClient *http.Client
+	// MaxRetries is how often a failed request is retried; negative means 0.
+	MaxRetries *int
+	// RetryWaitMin and RetryWaitMax bound the wait between retries; a
+	// server's Retry-After is honoured up to RetryWaitMax.
+	RetryWaitMin, RetryWaitMax time.Duration
+	// RequestTimeout bounds each attempt, answer included.
+	RequestTimeout time.Duration
+	// Transport, when set, carries the requests (tests inject faults here).
+	Transport http.RoundTripper
+	// FreshReads turns off the sharing of reads (see GetKey), for callers
+	// that watch a license that others change.
+	FreshReads bool
 }
 
 // Client calls the KeyMint API. It is safe for concurrent use.
@@ -52,11 +80,25 @@ type Client struct {
 	baseURL   string
 	token     string
 	userAgent string
-	http      *http.Client
+	paths     paths
+	http      *retryablehttp.Client
+	reads     *readCoalescer
 }
 
-// New returns a client for cfg. It fails when the base URL is not an absolute
-// http(s) URL or the access token is empty.
+// paths are the endpoints of one API generation.
+type paths struct {
+	activate, deactivate, getKey string
+	// getKeyByHeader: the key travels in the x-license-key header of a GET
+	// (generation 2) instead of a POST body (generation 1).
+	getKeyByHeader bool
+}
+
+var pathSets = map[string]paths{
+	APIv1: {activate: "/activate-key", deactivate: "/deactivate-key", getKey: "/get-key"},
+	APIv2: {activate: "/key/activate", deactivate: "/key/deactivate", getKey: "/key", getKeyByHeader: true},
+}
+
+// New returns a client for cfg. It fails when a setting is unusable.
 func New(cfg Config) (*Client, error) {
 	if cfg.AccessToken == "" {
 		return nil, errors.New("the access token is empty")
@@ -65,9 +107,17 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("base URL %q is not an absolute http or https URL", cfg.BaseURL)
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
+	version := cfg.APIVersion
+	if version == "" {
+		version = APIv1
+	}
+	ps, ok := pathSets[version]
+	if !ok {
+		return nil, fmt.Errorf("API version %q is not supported; use one of %s", version, strings.Join(APIVersions, ", "))
+	}
+	rc, err := newRetryingClient(cfg)
+	if err != nil {
+		return nil, err
 	}
 	ua := cfg.UserAgent
 	if ua == "" {
@@ -77,7 +127,9 @@ func New(cfg Config) (*Client, error) {
 		baseURL:   strings.TrimRight(cfg.BaseURL, "/"),
 		token:     cfg.AccessToken,
 		userAgent: ua,
-		http:      hc,
+		paths:     ps,
+		http:      rc,
+		reads:     newReadCoalescer(!cfg.FreshReads),
 	}, nil
 }
 
@@ -117,6 +169,8 @@ type License struct {
 	// ExpirationDate is the expiry as the server sent it, or "" for none.
 	ExpirationDate string
 	Customer       *Customer
+
+	byHost map[string]int // index into Devices, built on first use
 }
 
 // Device is one device holding a seat of a license.
@@ -137,6 +191,12 @@ type Customer struct {
 
 // Device returns the device with the given host ID, if the license holds it.
 func (l *License) Device(hostID string) (Device, bool) {
+	if l.byHost != nil {
+		if i, ok := l.byHost[hostID]; ok {
+			return l.Devices[i], true
+		}
+		return Device{}, false
+	}
 	for _, d := range l.Devices {
 		if d.HostID == hostID {
 			return d, true
@@ -154,7 +214,7 @@ func (l *License) HostIDs() []string {
 	return ids
 }
 
-// keyRequest is the body of every generation-1 call.
+// keyRequest is the JSON body of the calls.
 type keyRequest struct {
 	ProductID  string `json:"productId"`
 	LicenseKey string `json:"licenseKey"`
@@ -162,30 +222,33 @@ type keyRequest struct {
 	DeviceTag  string `json:"deviceTag,omitempty"`
 }
 
-// Activate binds in.HostID to the license. Activating a host that already
-// holds a seat of the license uses no second seat, so the call is safe to
-// repeat.
+// Activate binds in.HostID to the license.
+//
+// Retrying it is safe: activating a host that already holds a seat of the
+// license answers the same success and uses no second seat, so a retry after
+// a lost answer cannot take a seat twice.
 func (c *Client) Activate(ctx context.Context, in ActivateInput) (*Activation, error) {
 	if in.HostID == "" {
 		// Without a hostId the service invents a random host that burns a seat.
 		return nil, errors.New("activate: the host ID is empty")
 	}
-	body := keyRequest(in)
-	obj, err := c.call(ctx, "activate", pathActivate, body, in.LicenseKey)
+	defer c.reads.invalidate(in.ProductID, in.LicenseKey)
+	obj, err := c.call(ctx, "activate", request{method: http.MethodPost, path: c.paths.activate, body: keyRequest(in), key: in.LicenseKey, mutating: true})
 	if err != nil {
 		return nil, err
 	}
-	act := &Activation{
+	return &Activation{
 		Message:       str(obj, "message"),
 		LicenseeName:  str(obj, "licensee_name", "licenseeName"),
 		LicenseeEmail: str(obj, "licensee_email", "licenseeEmail"),
-	}
-	return act, nil
+	}, nil
 }
 
-// Deactivate frees the seat held by hostID. The API answers 404 "Device not
-// found" or 403 "License not activated" when the seat is already free; see
-// IsAlreadyFree.
+// Deactivate frees the seat held by hostID.
+//
+// Retrying it is safe: if an earlier attempt freed the seat but its answer
+// was lost, the retry is answered 404 "Device not found" or 403 "License not
+// activated", which IsAlreadyFree reports, and callers count as freed.
 func (c *Client) Deactivate(ctx context.Context, productID, licenseKey, hostID string) (*Deactivation, error) {
 	if hostID == "" {
 		return nil, errors.New("deactivate: the host ID is empty; use DeactivateAll to free every seat")
@@ -193,13 +256,15 @@ func (c *Client) Deactivate(ctx context.Context, productID, licenseKey, hostID s
 	return c.deactivate(ctx, keyRequest{ProductID: productID, LicenseKey: licenseKey, HostID: hostID})
 }
 
-// DeactivateAll frees every seat of the license.
+// DeactivateAll frees every seat of the license. A retry after a lost answer
+// is answered 403 "License not activated" (IsNotActivated).
 func (c *Client) DeactivateAll(ctx context.Context, productID, licenseKey string) (*Deactivation, error) {
 	return c.deactivate(ctx, keyRequest{ProductID: productID, LicenseKey: licenseKey})
 }
 
 func (c *Client) deactivate(ctx context.Context, body keyRequest) (*Deactivation, error) {
-	obj, err := c.call(ctx, "deactivate", pathDeactivate, body, body.LicenseKey)
+	defer c.reads.invalidate(body.ProductID, body.LicenseKey)
+	obj, err := c.call(ctx, "deactivate", request{method: http.MethodPost, path: c.paths.deactivate, body: body, key: body.LicenseKey, mutating: true})
 	if err != nil {
 		return nil, err
 	}
@@ -210,39 +275,85 @@ func (c *Client) deactivate(ctx context.Context, body keyRequest) (*Deactivation
 	return d, nil
 }
 
-// GetKey reads a license with all its devices.
+// GetKey reads a license with all its devices. Concurrent calls for the same
+// license share one request, and so do later ones until the next write to
+// that license through this client (unless Config.FreshReads is set); the
+// result must not be modified.
 func (c *Client) GetKey(ctx context.Context, productID, licenseKey string) (*License, error) {
-	obj, err := c.call(ctx, "get-key", pathGetKey, keyRequest{ProductID: productID, LicenseKey: licenseKey}, licenseKey)
+	return c.reads.get(ctx, productID, licenseKey, func(ctx context.Context) (*License, error) {
+		return c.getKey(ctx, productID, licenseKey)
+	})
+}
+
+func (c *Client) getKey(ctx context.Context, productID, licenseKey string) (*License, error) {
+	req := request{path: c.paths.getKey, key: licenseKey}
+	if c.paths.getKeyByHeader {
+		// The key goes in a header, never in the URL, which proxies log.
+		req.method = http.MethodGet
+		req.query = url.Values{"productId": {productID}}
+		req.header = http.Header{"X-License-Key": {licenseKey}}
+	} else {
+		req.method = http.MethodPost
+		req.body = keyRequest{ProductID: productID, LicenseKey: licenseKey}
+	}
+	obj, err := c.call(ctx, "get-key", req)
 	if err != nil {
 		return nil, err
 	}
 	return decodeLicense(obj)
 }
 
-// call sends one POST with a JSON body and returns the decoded JSON object of
-// a 2xx answer, or an *Error.
-func (c *Client) call(ctx context.Context, op, path string, body any, licenseKey string) (map[string]json.RawMessage, error) {
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: encoding the request: %w", op, err)
-	}
-	secrets := []string{c.token, licenseKey}
+// request is one API call.
+type request struct {
+	method, path string
+	query        url.Values
+	header       http.Header
+	body         any    // JSON-encoded when non-nil
+	key          string // the license key, masked in logs and errors
+	mutating     bool   // sends an Idempotency-Key
+}
+
+// call sends one request, with retries, and returns the decoded JSON object
+// of a 2xx answer, or an error (an *Error for an API refusal).
+func (c *Client) call(ctx context.Context, op string, r request) (map[string]json.RawMessage, error) {
+	secrets := []string{c.token, r.key}
 	ctx = tflog.MaskAllFieldValuesStrings(ctx, secrets...)
 	ctx = tflog.MaskMessageStrings(ctx, secrets...)
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+path, bytes.NewReader(payload))
+	target := c.baseURL + r.path
+	if len(r.query) > 0 {
+		target += "?" + r.query.Encode()
+	}
+	var payload []byte
+	if r.body != nil {
+		var err error
+		if payload, err = json.Marshal(r.body); err != nil {
+			return nil, fmt.Errorf("%s: encoding the request: %w", op, err)
+		}
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, r.method, target, payload)
 	if err != nil {
 		return nil, fmt.Errorf("%s: building the request: %w", op, err)
 	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
+	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.mutating {
+		// The same key on every retry of this operation lets a server that
+		// supports it recognise the repeat.
+		req.Header.Set("Idempotency-Key", newIdempotencyKey())
+	}
 
 	tflog.Debug(ctx, "KeyMint API request", map[string]any{
 		"operation": op,
-		"method":    req.Method,
-		"path":      path,
+		"method":    r.method,
+		"path":      r.path,
 		"body":      redact(string(payload), secrets...),
 	})
 	start := time.Now()
@@ -251,16 +362,16 @@ func (c *Client) call(ctx context.Context, op, path string, body any, licenseKey
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("%s: %w", op, ctxErr)
 		}
-		return nil, fmt.Errorf("%s: sending the request to %s: %s", op, c.baseURL, redact(err.Error(), secrets...))
+		return nil, fmt.Errorf("%s: no answer from %s: %s", op, c.baseURL, redact(unwrapURLError(err).Error(), secrets...))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	raw, err := io.ReadAll(resp.Body) // already buffered by the transport
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the answer (HTTP %d): %s", op, resp.StatusCode, redact(err.Error(), secrets...))
 	}
 	tflog.Debug(ctx, "KeyMint API response", map[string]any{
 		"operation":   op,
-		"path":        path,
+		"path":        r.path,
 		"status":      resp.StatusCode,
 		"duration_ms": time.Since(start).Milliseconds(),
 		"body":        truncate(redact(string(raw), secrets...), 4096),
@@ -280,6 +391,21 @@ func (c *Client) call(ctx context.Context, op, path string, body any, licenseKey
 	return obj, nil
 }
 
+// unwrapURLError drops the *url.Error wrapping, whose text repeats the URL.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func newIdempotencyKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // redact replaces every occurrence of a non-empty secret in s.
 func redact(s string, secrets ...string) string {
 	for _, sec := range secrets {
@@ -295,4 +421,17 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…(truncated)"
+}
+
+// bufferBody reads a whole answer into memory, so that an answer cut off
+// mid-way is an error of the round trip, which the retry policy sees, rather
+// than of a later read.
+func bufferBody(resp *http.Response) error {
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	return nil
 }

@@ -42,12 +42,14 @@ func newTestServer(t *testing.T, status int, body string) (*Client, *[]recorded)
 		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(Config{BaseURL: srv.URL + "/", AccessToken: testToken, UserAgent: "terraform-provider-keymint/test"})
+	c, err := New(Config{BaseURL: srv.URL + "/", AccessToken: testToken, UserAgent: "terraform-provider-keymint/test", MaxRetries: ptr(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, &reqs
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func TestNewValidates(t *testing.T) {
 	if _, err := New(Config{BaseURL: DefaultBaseURL}); err == nil {
@@ -304,7 +306,7 @@ func TestContextCancelStopsPromptly(t *testing.T) {
 		}
 	}))
 	t.Cleanup(func() { close(block); srv.Close() })
-	c, err := New(Config{BaseURL: srv.URL, AccessToken: testToken})
+	c, err := New(Config{BaseURL: srv.URL, AccessToken: testToken, MaxRetries: ptr(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +323,7 @@ func TestContextCancelStopsPromptly(t *testing.T) {
 }
 
 func TestTransportErrorNamesServer(t *testing.T) {
-	c, err := New(Config{BaseURL: "http://127.0.0.1:1", AccessToken: testToken})
+	c, err := New(Config{BaseURL: "http://127.0.0.1:1", AccessToken: testToken, MaxRetries: ptr(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,5 +333,61 @@ func TestTransportErrorNamesServer(t *testing.T) {
 	}
 	if _, ok := AsError(err); ok {
 		t.Error("a transport failure was reported as an API answer")
+	}
+}
+
+func TestGenerationTwoPaths(t *testing.T) {
+	var reqs []recorded
+	var rawQuery []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		rec := recorded{method: r.Method, path: r.URL.Path, header: r.Header.Clone()}
+		_ = json.Unmarshal(raw, &rec.body)
+		reqs = append(reqs, rec)
+		rawQuery = append(rawQuery, r.URL.RawQuery)
+		switch r.URL.Path {
+		case "/key":
+			_, _ = io.WriteString(w, `{"code":0,"data":{"license":{"id":"lic_1","productId":"p","maxActivations":2,"activations":1,
+				"devices":[{"hostId":"h","deviceTag":"t","ipAddress":"1.2.3.4","activationTime":"2026-01-01T00:00:00Z"}],"activated":true},"customer":null}}`)
+		case "/key/deactivate":
+			_, _ = io.WriteString(w, `{"code":0,"message":"All devices deactivated","devicesRemoved":1}`)
+		default:
+			_, _ = io.WriteString(w, `{"code":0,"message":"License valid","licenseeName":"N","licenseeEmail":"e","metadata":{"hostId":"h"}}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(Config{BaseURL: srv.URL, AccessToken: testToken, APIVersion: APIv2, MaxRetries: ptr(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Activate(ctx, ActivateInput{ProductID: testProduct, LicenseKey: testKey, HostID: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	lic, err := c.GetKey(ctx, testProduct, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.DeactivateAll(ctx, testProduct, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reqs[0].method != "POST" || reqs[0].path != "/key/activate" || reqs[0].body["hostId"] != "h" {
+		t.Errorf("activate: %+v", reqs[0])
+	}
+	if reqs[1].method != "GET" || reqs[1].path != "/key" || reqs[1].header.Get("X-License-Key") != testKey {
+		t.Errorf("get-key: %+v", reqs[1])
+	}
+	if strings.Contains(rawQuery[1], testKey) || rawQuery[1] != "productId="+testProduct {
+		t.Errorf("get-key query %q: want only the product ID, never the key", rawQuery[1])
+	}
+	if reqs[2].path != "/key/deactivate" {
+		t.Errorf("deactivate: %+v", reqs[2])
+	}
+	if dev, ok := lic.Device("h"); !ok || dev.DeviceTag != "t" || lic.MaxActivations == nil || *lic.MaxActivations != 2 {
+		t.Errorf("license = %+v", lic)
+	}
+	if d.DevicesRemoved == nil || *d.DevicesRemoved != 1 {
+		t.Errorf("DevicesRemoved = %v", d.DevicesRemoved)
 	}
 }

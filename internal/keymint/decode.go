@@ -114,7 +114,9 @@ func decodeLicense(obj object) (*License, error) {
 			return nil, fmt.Errorf("get-key: data.license.devices is not a list of objects: %w", err)
 		}
 		out.Devices = make([]Device, 0, len(devs))
+		out.byHost = make(map[string]int, len(devs))
 		for _, d := range devs {
+			out.byHost[str(d, "host_id", "hostId")] = len(out.Devices)
 			out.Devices = append(out.Devices, Device{
 				HostID:         str(d, "host_id", "hostId"),
 				DeviceTag:      str(d, "device_tag", "deviceTag"),

@@ -8,14 +8,17 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
@@ -23,8 +26,13 @@ import (
 
 // Environment variables read by the provider.
 const (
-	EnvAccessToken = "KEYMINT_ACCESS_TOKEN"
-	EnvBaseURL     = "KEYMINT_BASE_URL"
+	EnvAccessToken    = "KEYMINT_ACCESS_TOKEN"
+	EnvBaseURL        = "KEYMINT_BASE_URL"
+	EnvAPIVersion     = "KEYMINT_API_VERSION"
+	EnvMaxRetries     = "KEYMINT_MAX_RETRIES"
+	EnvRetryWaitMin   = "KEYMINT_RETRY_WAIT_MIN"
+	EnvRetryWaitMax   = "KEYMINT_RETRY_WAIT_MAX"
+	EnvRequestTimeout = "KEYMINT_REQUEST_TIMEOUT"
 )
 
 var (
@@ -41,8 +49,13 @@ type keymintProvider struct {
 
 // providerModel maps the provider block.
 type providerModel struct {
-	AccessToken types.String `tfsdk:"access_token"`
-	BaseURL     types.String `tfsdk:"base_url"`
+	AccessToken    types.String `tfsdk:"access_token"`
+	BaseURL        types.String `tfsdk:"base_url"`
+	APIVersion     types.String `tfsdk:"api_version"`
+	MaxRetries     types.Int64  `tfsdk:"max_retries"`
+	RetryWaitMin   types.String `tfsdk:"retry_wait_min"`
+	RetryWaitMax   types.String `tfsdk:"retry_wait_max"`
+	RequestTimeout types.String `tfsdk:"request_timeout"`
 }
 
 // providerData is what resources and data sources receive from Configure.
@@ -82,6 +95,41 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 					"local server, because the access token would otherwise travel in clear text.",
 				Optional: true,
 			},
+			"api_version": schema.StringAttribute{
+				MarkdownDescription: "Which generation of KeyMint's API paths to use: `v1` (the default: " +
+					"`/activate-key`, `/deactivate-key`, `/get-key`) or `v2` (`/key/activate`, `/key/deactivate`, " +
+					"`GET /key`, used by KeyMint's current SDKs). May also be set with `" + EnvAPIVersion + "`.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.OneOf(keymint.APIVersions...)},
+			},
+			"max_retries": schema.Int64Attribute{
+				MarkdownDescription: fmt.Sprintf("How often a request that failed in transit or was answered "+
+					"429 or 5xx is retried, 0 to %d. Other errors are never retried. May also be set with `%s`. "+
+					"Defaults to %d.", keymint.MaxMaxRetries, EnvMaxRetries, keymint.DefaultMaxRetries),
+				Optional:   true,
+				Validators: []validator.Int64{int64validator.Between(0, keymint.MaxMaxRetries)},
+			},
+			"retry_wait_min": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("Shortest wait before a retry, as a duration such as `500ms` or "+
+					"`2s`. Waits double with each retry, with jitter. May also be set with `%s`. Defaults to `%s`.",
+					EnvRetryWaitMin, keymint.DefaultRetryWaitMin),
+				Optional:   true,
+				Validators: []validator.String{durationBetween(0, keymint.MaxRetryWait)},
+			},
+			"retry_wait_max": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("Longest wait before a retry, as a duration, at most `%s`. A "+
+					"server's `Retry-After` is honoured up to this wait. May also be set with `%s`. Defaults to `%s`.",
+					keymint.MaxRetryWait, EnvRetryWaitMax, keymint.DefaultRetryWaitMax),
+				Optional:   true,
+				Validators: []validator.String{durationBetween(0, keymint.MaxRetryWait)},
+			},
+			"request_timeout": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("Time limit of each request attempt, answer included, as a "+
+					"duration from `%s` to `%s`. May also be set with `%s`. Defaults to `%s`.",
+					keymint.MinRequestTimeout, keymint.MaxRequestTimeout, EnvRequestTimeout, keymint.DefaultRequestTimeout),
+				Optional:   true,
+				Validators: []validator.String{durationBetween(keymint.MinRequestTimeout, keymint.MaxRequestTimeout)},
+			},
 		},
 	}
 }
@@ -99,6 +147,10 @@ func (p *keymintProvider) ValidateConfig(ctx context.Context, req provider.Valid
 			resp.Diagnostics.AddAttributeError(path.Root("base_url"), "Invalid base_url", err.Error())
 		}
 	}
+	if lo, hi, ok := knownDurations(cfg.RetryWaitMin, cfg.RetryWaitMax); ok && lo > hi {
+		resp.Diagnostics.AddAttributeError(path.Root("retry_wait_min"), "Invalid retry waits",
+			fmt.Sprintf("retry_wait_min (%s) is longer than retry_wait_max (%s); make the minimum no longer than the maximum.", lo, hi))
+	}
 	if !cfg.AccessToken.IsNull() && !cfg.AccessToken.IsUnknown() && strings.TrimSpace(cfg.AccessToken.ValueString()) == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("access_token"), "Empty access_token",
 			"access_token is set to an empty string. Set it to your KeyMint API access token, or remove it "+
@@ -112,43 +164,28 @@ func (p *keymintProvider) Configure(ctx context.Context, req provider.ConfigureR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if cfg.AccessToken.IsUnknown() {
-		resp.Diagnostics.AddAttributeError(path.Root("access_token"), "Unknown access_token",
-			"access_token depends on a value that is not known until apply. Use a value known at plan time, "+
-				"or set the "+EnvAccessToken+" environment variable.")
-	}
-	if cfg.BaseURL.IsUnknown() {
-		resp.Diagnostics.AddAttributeError(path.Root("base_url"), "Unknown base_url",
-			"base_url depends on a value that is not known until apply. Use a value known at plan time, "+
-				"or set the "+EnvBaseURL+" environment variable.")
-	}
-	if resp.Diagnostics.HasError() {
-		return
-	}
-
-	token := firstNonEmpty(cfg.AccessToken.ValueString(), os.Getenv(EnvAccessToken))
-	baseURL := firstNonEmpty(cfg.BaseURL.ValueString(), os.Getenv(EnvBaseURL), keymint.DefaultBaseURL)
-
-	if token == "" {
-		resp.Diagnostics.AddAttributeError(path.Root("access_token"), "Missing KeyMint access token",
-			"The provider needs a KeyMint API access token. Set the "+EnvAccessToken+" environment variable "+
-				"(preferred), or the access_token argument of the provider block.")
-	}
-	if err := checkBaseURL(baseURL); err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("base_url"), "Invalid base_url",
-			err.Error()+" (the value comes from the base_url argument or the "+EnvBaseURL+" environment variable)")
+	for name, v := range map[string]attr.Value{
+		"access_token": cfg.AccessToken, "base_url": cfg.BaseURL, "api_version": cfg.APIVersion, "max_retries": cfg.MaxRetries,
+		"retry_wait_min": cfg.RetryWaitMin, "retry_wait_max": cfg.RetryWaitMax, "request_timeout": cfg.RequestTimeout,
+	} {
+		if v.IsUnknown() {
+			resp.Diagnostics.AddAttributeError(path.Root(name), "Unknown "+name,
+				name+" depends on a value that is not known until apply. Use a value known at plan time, "+
+					"or set it through its environment variable.")
+		}
 	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
 
-	client, err := keymint.New(keymint.Config{
-		BaseURL:     baseURL,
-		AccessToken: token,
-		UserAgent:   userAgent(p.version, req.TerraformVersion),
-	})
+	settings := settingsFrom(cfg, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	settings.UserAgent = userAgent(p.version, req.TerraformVersion)
+	client, err := keymint.New(settings)
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot create the KeyMint client", err.Error())
+		resp.Diagnostics.AddError("Invalid KeyMint provider settings", err.Error())
 		return
 	}
 	data := &providerData{client: client}

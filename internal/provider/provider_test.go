@@ -1,10 +1,15 @@
 package provider
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
@@ -16,6 +21,12 @@ import (
 func TestMain(m *testing.M) {
 	stop := acctest.Setup()
 	code := m.Run()
+	if code == 0 && os.Getenv("TF_ACC") != "" && !testing.Short() {
+		if err := acctest.CheckAPIGeneration(); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			code = 1
+		}
+	}
 	stop()
 	os.Exit(code)
 }
@@ -62,6 +73,70 @@ func TestCheckBaseURL(t *testing.T) {
 	}
 }
 
+// TestSettingsFromEnvironment: every setting can come from the environment,
+// and a bad value names the variable and what it allows. Not parallel: it
+// changes the environment.
+func TestSettingsFromEnvironment(t *testing.T) {
+	null := providerModel{
+		AccessToken: types.StringNull(), BaseURL: types.StringNull(), APIVersion: types.StringNull(),
+		MaxRetries: types.Int64Null(), RetryWaitMin: types.StringNull(), RetryWaitMax: types.StringNull(),
+		RequestTimeout: types.StringNull(),
+	}
+	t.Setenv(EnvAccessToken, "at_env_token")
+	t.Setenv(EnvBaseURL, "http://127.0.0.1:9999")
+	t.Setenv(EnvAPIVersion, "v2")
+	t.Setenv(EnvMaxRetries, "7")
+	t.Setenv(EnvRetryWaitMin, "250ms")
+	t.Setenv(EnvRetryWaitMax, "4s")
+	t.Setenv(EnvRequestTimeout, "45s")
+	var diags diag.Diagnostics
+	got := settingsFrom(null, &diags)
+	if diags.HasError() {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+	if got.AccessToken != "at_env_token" || got.BaseURL != "http://127.0.0.1:9999" || got.APIVersion != "v2" ||
+		got.MaxRetries == nil || *got.MaxRetries != 7 || got.RetryWaitMin != 250*time.Millisecond ||
+		got.RetryWaitMax != 4*time.Second || got.RequestTimeout != 45*time.Second {
+		t.Errorf("settings = %+v", got)
+	}
+
+	// The provider block wins over the environment.
+	block := null
+	block.APIVersion = types.StringValue("v1")
+	block.MaxRetries = types.Int64Value(0)
+	got = settingsFrom(block, &diags)
+	if got.APIVersion != "v1" || *got.MaxRetries != 0 {
+		t.Errorf("block did not win: %+v", got)
+	}
+
+	bad := map[string]string{
+		EnvAPIVersion:     `KEYMINT_API_VERSION is "v9"; allowed values are "v1" and "v2"`,
+		EnvMaxRetries:     `KEYMINT_MAX_RETRIES is "v9"; it must be a whole number from 0 to 20`,
+		EnvRetryWaitMin:   `KEYMINT_RETRY_WAIT_MIN is "v9": it must be a duration`,
+		EnvRetryWaitMax:   `KEYMINT_RETRY_WAIT_MAX is "v9": it must be a duration`,
+		EnvRequestTimeout: `KEYMINT_REQUEST_TIMEOUT is "v9": it must be a duration`,
+		EnvBaseURL:        `base_url "v9" is not a valid URL`,
+	}
+	for env, want := range bad {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, "v9")
+			var diags diag.Diagnostics
+			settingsFrom(null, &diags)
+			if !strings.Contains(fmt.Sprint(diags), want) {
+				t.Errorf("diagnostics %v do not say %q", diags, want)
+			}
+		})
+	}
+	t.Run("min above max", func(t *testing.T) {
+		t.Setenv(EnvRetryWaitMin, "5s")
+		var diags diag.Diagnostics
+		settingsFrom(null, &diags)
+		if !strings.Contains(fmt.Sprint(diags), "longer than the maximum") {
+			t.Errorf("diagnostics: %v", diags)
+		}
+	})
+}
+
 func TestUserAgent(t *testing.T) {
 	ua := userAgent("1.2.3", "1.5.7")
 	for _, want := range []string{"terraform-provider-keymint/1.2.3", "Terraform/1.5.7"} {
@@ -85,6 +160,17 @@ func TestAccProvider_configErrors(t *testing.T) {
 		{"http to a remote host", `provider "keymint" { base_url = "http://api.keymint.dev" }` + res, `clear text`},
 		{"not a URL", `provider "keymint" { base_url = "api.keymint.dev" }` + res, `not a valid URL`},
 		{"empty token", `provider "keymint" { access_token = "" }` + res, `KEYMINT_ACCESS_TOKEN`},
+		{"unknown api_version", `provider "keymint" { api_version = "v3" }` + res, `api_version value must be one of: ["v1" "v2"]`},
+		{"negative max_retries", `provider "keymint" { max_retries = -1 }` + res, `max_retries value must be between 0 and 20, got: -1`},
+		{"absurd max_retries", `provider "keymint" { max_retries = 1000 }` + res, `max_retries value must be between 0 and 20, got: 1000`},
+		{"negative wait", `provider "keymint" { retry_wait_min = "-1s" }` + res, `retry_wait_min is "-1s": it must be from 0s to 10m0s`},
+		{"absurd wait", `provider "keymint" { retry_wait_max = "24h" }` + res, `retry_wait_max is "24h": it must be from 0s to 10m0s`},
+		{"not a duration", `provider "keymint" { retry_wait_max = "soon" }` + res, `retry_wait_max is "soon": it must be a duration such as`},
+		{"min above max", `provider "keymint" {
+  retry_wait_min = "10s"
+  retry_wait_max = "1s"
+}` + res, `retry_wait_min (10s) is longer than retry_wait_max (1s)`},
+		{"tiny timeout", `provider "keymint" { request_timeout = "1ms" }` + res, `request_timeout is "1ms": it must be from 1s to 10m0s`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

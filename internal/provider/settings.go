@@ -1,0 +1,142 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
+)
+
+// settingsFrom merges the provider block with the environment (the block
+// wins) into client settings. Every problem is reported against the
+// attribute, naming its environment variable and what is allowed.
+func settingsFrom(cfg providerModel, diags *diag.Diagnostics) keymint.Config {
+	var out keymint.Config
+
+	out.AccessToken = firstNonEmpty(cfg.AccessToken.ValueString(), os.Getenv(EnvAccessToken))
+	if out.AccessToken == "" {
+		diags.AddAttributeError(path.Root("access_token"), "Missing KeyMint access token",
+			"The provider needs a KeyMint API access token. Set the "+EnvAccessToken+" environment variable "+
+				"(preferred), or the access_token argument of the provider block.")
+	}
+
+	out.BaseURL = firstNonEmpty(cfg.BaseURL.ValueString(), os.Getenv(EnvBaseURL), keymint.DefaultBaseURL)
+	if err := checkBaseURL(out.BaseURL); err != nil {
+		diags.AddAttributeError(path.Root("base_url"), "Invalid base_url",
+			err.Error()+" (the value comes from the base_url argument or the "+EnvBaseURL+" environment variable)")
+	}
+
+	out.APIVersion = firstNonEmpty(cfg.APIVersion.ValueString(), os.Getenv(EnvAPIVersion), keymint.APIv1)
+	if !slices.Contains(keymint.APIVersions, out.APIVersion) {
+		diags.AddAttributeError(path.Root("api_version"), "Invalid api_version",
+			fmt.Sprintf("%s is %q; allowed values are %s.", EnvAPIVersion, out.APIVersion, quoted(keymint.APIVersions)))
+	}
+
+	switch env := os.Getenv(EnvMaxRetries); {
+	case !cfg.MaxRetries.IsNull():
+		out.MaxRetries = ptr(int(cfg.MaxRetries.ValueInt64()))
+	case env != "":
+		n, err := strconv.Atoi(strings.TrimSpace(env))
+		if err != nil || n < 0 || n > keymint.MaxMaxRetries {
+			diags.AddAttributeError(path.Root("max_retries"), "Invalid max_retries",
+				fmt.Sprintf("%s is %q; it must be a whole number from 0 to %d.", EnvMaxRetries, env, keymint.MaxMaxRetries))
+		} else {
+			out.MaxRetries = &n
+		}
+	}
+
+	out.RetryWaitMin = durationSetting(cfg.RetryWaitMin, "retry_wait_min", EnvRetryWaitMin, 0, keymint.MaxRetryWait, keymint.DefaultRetryWaitMin, diags)
+	out.RetryWaitMax = durationSetting(cfg.RetryWaitMax, "retry_wait_max", EnvRetryWaitMax, 0, keymint.MaxRetryWait, keymint.DefaultRetryWaitMax, diags)
+	out.RequestTimeout = durationSetting(cfg.RequestTimeout, "request_timeout", EnvRequestTimeout,
+		keymint.MinRequestTimeout, keymint.MaxRequestTimeout, keymint.DefaultRequestTimeout, diags)
+	if !diags.HasError() && out.RetryWaitMin > out.RetryWaitMax {
+		diags.AddAttributeError(path.Root("retry_wait_min"), "Invalid retry waits",
+			fmt.Sprintf("The minimum retry wait (%s) is longer than the maximum (%s), counting %s and %s; "+
+				"make the minimum no longer than the maximum.", out.RetryWaitMin, out.RetryWaitMax, EnvRetryWaitMin, EnvRetryWaitMax))
+	}
+	return out
+}
+
+// durationSetting reads a duration from the attribute, else the environment
+// variable, else def.
+func durationSetting(v types.String, attr, env string, lo, hi, def time.Duration, diags *diag.Diagnostics) time.Duration {
+	if !v.IsNull() {
+		d, _ := time.ParseDuration(v.ValueString()) // checked by durationBetween at validation
+		return d
+	}
+	raw := os.Getenv(env)
+	if raw == "" {
+		return def
+	}
+	d, err := parseDurationBetween(raw, lo, hi)
+	if err != nil {
+		diags.AddAttributeError(path.Root(attr), "Invalid "+attr, fmt.Sprintf("%s is %q: %s.", env, raw, err))
+	}
+	return d
+}
+
+// parseDurationBetween parses a Go duration ("500ms", "2s", "1m30s") within
+// [lo, hi]. Its error says what is allowed.
+func parseDurationBetween(s string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("it must be a duration such as \"500ms\", \"2s\" or \"1m\", from %s to %s", lo, hi)
+	}
+	if d < lo || d > hi {
+		return 0, fmt.Errorf("it must be from %s to %s", lo, hi)
+	}
+	return d, nil
+}
+
+// knownDurations returns both durations when both are set, known and valid.
+func knownDurations(a, b types.String) (time.Duration, time.Duration, bool) {
+	if a.IsNull() || a.IsUnknown() || b.IsNull() || b.IsUnknown() {
+		return 0, 0, false
+	}
+	da, errA := time.ParseDuration(a.ValueString())
+	db, errB := time.ParseDuration(b.ValueString())
+	return da, db, errA == nil && errB == nil
+}
+
+// durationBetween validates a duration string at plan time.
+func durationBetween(lo, hi time.Duration) validator.String {
+	return durationValidator{lo, hi}
+}
+
+type durationValidator struct{ lo, hi time.Duration }
+
+func (v durationValidator) Description(context.Context) string {
+	return fmt.Sprintf("value must be a duration such as \"500ms\" or \"2s\", from %s to %s", v.lo, v.hi)
+}
+
+func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := parseDurationBetween(req.ConfigValue.ValueString(), v.lo, v.hi); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
+			fmt.Sprintf("Attribute %s is %q: %s.", req.Path, req.ConfigValue.ValueString(), err))
+	}
+}
+
+func quoted(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = strconv.Quote(v)
+	}
+	return strings.Join(q, " and ")
+}
+
+func ptr[T any](v T) *T { return &v }
