@@ -187,6 +187,27 @@ func RequireLocal(t *testing.T) *localserver.Server {
 	return e.Local
 }
 
+// IsolatedServer starts a local server of the test's own, accepting the same
+// token, and fails the test if anything reached it when the test ends: for
+// tests that prove bad input is refused before any API call. Configurations
+// point the provider at it with provider "keymint" { base_url = … }.
+func IsolatedServer(t *testing.T) (baseURL string) {
+	t.Helper()
+	e := Get(t)
+	srv, err := localserver.New(localserver.Options{Seed: localserver.Seed{AccessTokens: []string{e.Token}}})
+	if err != nil {
+		t.Fatalf("starting an isolated server: %v", err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		if n := srv.TotalCalls(); n != 0 {
+			t.Errorf("bad input reached the API: %d call(s) %v; it must be refused before any call", n, srv.Calls())
+		}
+	})
+	return hs.URL
+}
+
 // License is a product ID and license key for one test.
 type License struct {
 	ProductID string

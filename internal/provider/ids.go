@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -23,10 +24,17 @@ func activationID(productID, licenseKey, hostID string) string {
 // importFormat describes the import ID of keymint_device_activation.
 const importFormat = "<product_id>/<license_key>/<host_id>"
 
+// importKeyFromEnv prefixes a license-key part of an import ID that names an
+// environment variable holding the key, so that the key itself never
+// appears in an import ID, which Terraform prints.
+const importKeyFromEnv = "env:"
+
 // parseActivationImportID splits an import ID of the form
 // <product_id>/<license_key>/<host_id>. The host ID is the rest after the
 // second slash, so it may itself contain slashes; the product ID and license
-// key may not. Errors never repeat the ID, which holds the license key.
+// key may not. A license-key part env:NAME takes the key from the
+// environment variable NAME. Errors never repeat the ID, which may hold the
+// license key.
 func parseActivationImportID(id string) (productID, licenseKey, hostID string, err error) {
 	parts := strings.SplitN(id, "/", 3)
 	if len(parts) != 3 {
@@ -38,5 +46,14 @@ func parseActivationImportID(id string) (productID, licenseKey, hostID string, e
 			return "", "", "", fmt.Errorf("the %s part of the import ID is empty; expected the form %s", names[i], importFormat)
 		}
 	}
-	return parts[0], parts[1], parts[2], nil
+	productID, licenseKey, hostID = parts[0], parts[1], parts[2]
+	if name, ok := strings.CutPrefix(licenseKey, importKeyFromEnv); ok {
+		if name == "" {
+			return "", "", "", fmt.Errorf("the license_key part of the import ID is %q without a variable name; write %sNAME, naming an environment variable that holds the key", importKeyFromEnv, importKeyFromEnv)
+		}
+		if licenseKey = os.Getenv(name); licenseKey == "" {
+			return "", "", "", fmt.Errorf("the import ID takes the license key from the environment variable %s, which is not set or empty", name)
+		}
+	}
+	return productID, licenseKey, hostID, nil
 }

@@ -150,34 +150,36 @@ func TestUserAgent(t *testing.T) {
 // CLI; each is refused before any API call, naming what to fix.
 func TestAccProvider_configErrors(t *testing.T) {
 	acctest.PreCheck(t)
-	l := acctest.NewLicense(t, 1)
-	res := activationConfig("a", l, "cfg-host", "")
 	tests := []struct {
-		name   string
-		config string
-		want   string
+		name     string
+		settings string // lines of the provider block
+		want     string
 	}{
-		{"http to a remote host", `provider "keymint" { base_url = "http://api.keymint.dev" }` + res, `clear text`},
-		{"not a URL", `provider "keymint" { base_url = "api.keymint.dev" }` + res, `not a valid URL`},
-		{"empty token", `provider "keymint" { access_token = "" }` + res, `KEYMINT_ACCESS_TOKEN`},
-		{"unknown api_version", `provider "keymint" { api_version = "v3" }` + res, `api_version value must be one of: ["v1" "v2"]`},
-		{"negative max_retries", `provider "keymint" { max_retries = -1 }` + res, `max_retries value must be between 0 and 20, got: -1`},
-		{"absurd max_retries", `provider "keymint" { max_retries = 1000 }` + res, `max_retries value must be between 0 and 20, got: 1000`},
-		{"negative wait", `provider "keymint" { retry_wait_min = "-1s" }` + res, `retry_wait_min is "-1s": it must be from 0s to 10m0s`},
-		{"absurd wait", `provider "keymint" { retry_wait_max = "24h" }` + res, `retry_wait_max is "24h": it must be from 0s to 10m0s`},
-		{"not a duration", `provider "keymint" { retry_wait_max = "soon" }` + res, `retry_wait_max is "soon": it must be a duration such as`},
-		{"min above max", `provider "keymint" {
-  retry_wait_min = "10s"
-  retry_wait_max = "1s"
-}` + res, `retry_wait_min (10s) is longer than retry_wait_max (1s)`},
-		{"tiny timeout", `provider "keymint" { request_timeout = "1ms" }` + res, `request_timeout is "1ms": it must be from 1s to 10m0s`},
+		{"http to a remote host", `base_url = "http://api.keymint.dev"`, `clear text`},
+		{"private http host", `base_url = "http://10.1.2.3:8787"`, `clear text`},
+		{"not a URL", `base_url = "api.keymint.dev"`, `base_url "api.keymint.dev" is not a valid URL`},
+		{"empty token", `access_token = ""`, `KEYMINT_ACCESS_TOKEN`},
+		{"unknown api_version", `api_version = "v3"`, `api_version value must be one of: ["v1" "v2"]`},
+		{"negative max_retries", `max_retries = -1`, `max_retries value must be between 0 and 20, got: -1`},
+		{"absurd max_retries", `max_retries = 1000`, `max_retries value must be between 0 and 20, got: 1000`},
+		{"negative wait", `retry_wait_min = "-1s"`, `retry_wait_min is "-1s": it must be from 0s to 10m0s`},
+		{"absurd wait", `retry_wait_max = "24h"`, `retry_wait_max is "24h": it must be from 0s to 10m0s`},
+		{"not a duration", `retry_wait_max = "soon"`, `retry_wait_max is "soon": it must be a duration such as`},
+		{"min above max", "retry_wait_min = \"10s\"\n  retry_wait_max = \"1s\"", `retry_wait_min (10s) is longer than retry_wait_max (1s)`},
+		{"tiny timeout", `request_timeout = "1ms"`, `request_timeout is "1ms": it must be from 1s to 10m0s`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resource.Test(t, resource.TestCase{
+			baseURL := acctest.IsolatedServer(t)
+			settings := tt.settings
+			if !strings.Contains(settings, "base_url") {
+				settings += fmt.Sprintf("\n  base_url = %q", baseURL)
+			}
+			l := acctest.License{ProductID: "prod_" + strings.Repeat("p", 20), Key: "lk_" + strings.Repeat("k", 24)}
+			resource.ParallelTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories,
 				Steps: []resource.TestStep{{
-					Config:      tt.config,
+					Config:      "provider \"keymint\" {\n  " + settings + "\n}\n" + activationConfig("a", l, "cfg-host", ""),
 					PlanOnly:    true,
 					ExpectError: expectError(tt.want),
 				}},
@@ -190,12 +192,13 @@ func TestAccProvider_configErrors(t *testing.T) {
 // environment variable to set. Not parallel: it changes the environment.
 func TestAccProvider_missingToken(t *testing.T) {
 	acctest.PreCheck(t)
-	l := acctest.NewLicense(t, 1)
+	baseURL := acctest.IsolatedServer(t)
+	l := acctest.License{ProductID: "prod_" + strings.Repeat("p", 20), Key: "lk_" + strings.Repeat("k", 24)}
 	t.Setenv("KEYMINT_ACCESS_TOKEN", "")
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		Steps: []resource.TestStep{{
-			Config:      activationConfig("a", l, "no-token-host", ""),
+			Config:      fmt.Sprintf("provider \"keymint\" {\n  base_url = %q\n}\n", baseURL) + activationConfig("a", l, "no-token-host", ""),
 			PlanOnly:    true,
 			ExpectError: expectError(`Missing KeyMint access token`, `KEYMINT_ACCESS_TOKEN`),
 		}},

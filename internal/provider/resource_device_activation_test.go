@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -75,6 +76,8 @@ func TestAccDeviceActivation_basic(t *testing.T) {
 	config := activationConfig("test", l, host, "ci-runner")
 	importID := l.ProductID + "/" + l.Key + "/" + host
 	wantID := activationID(l.ProductID, l.Key, host)
+	keyVar := "KEYMINT_ACCTEST_KEY_" + strings.ToUpper(strings.ReplaceAll(acctest.HostID("k"), "-", "_"))
+	t.Cleanup(func() { _ = os.Unsetenv(keyVar) })
 
 	stateChecks := []statecheck.StateCheck{
 		statecheck.ExpectKnownValue(addr, tfjsonpath.New("id"), knownvalue.StringExact(wantID)),
@@ -138,6 +141,18 @@ func TestAccDeviceActivation_basic(t *testing.T) {
 						plancheck.ExpectKnownValue(addr, tfjsonpath.New("device_tag"), knownvalue.StringExact("ci-runner")),
 					},
 				},
+			},
+			{
+				// The key can come from the environment, keeping it out of the
+				// import ID that Terraform prints.
+				PreConfig: func() {
+					//nolint:usetesting // a parallel test cannot use t.Setenv; the name is unique to it
+					_ = os.Setenv(keyVar, l.Key)
+				},
+				ResourceName:      addr,
+				ImportState:       true,
+				ImportStateId:     l.ProductID + "/env:" + keyVar + "/" + host,
+				ImportStateVerify: true,
 			},
 			{
 				ResourceName:  addr,
@@ -336,8 +351,8 @@ func TestAccDeviceActivation_destroyAlreadyFree(t *testing.T) {
 	})
 }
 
-// TestAccDeviceActivation_badInputs: every limit is checked at plan time and
-// the error names the attribute and what it allows.
+// TestAccDeviceActivation_badInputs: every limit is checked at plan time, the
+// error names the attribute and what it allows, and no API call is made.
 func TestAccDeviceActivation_badInputs(t *testing.T) {
 	acctest.PreCheck(t)
 	good := acctest.License{ProductID: "prod_" + strings.Repeat("p", 20), Key: "lk_" + strings.Repeat("k", 24)}
@@ -351,19 +366,22 @@ func TestAccDeviceActivation_badInputs(t *testing.T) {
 	}{
 		{"product_id too short", acctest.License{ProductID: "prod_short", Key: good.Key}, "h", "", `product_id UTF-8 character count must be between 22 and 256`},
 		{"product_id too long", acctest.License{ProductID: strings.Repeat("p", 257), Key: good.Key}, "h", "", `product_id UTF-8 character count must be between 22 and 256`},
+		{"product_id empty", acctest.License{ProductID: "", Key: good.Key}, "h", "", `product_id UTF-8 character count must be between 22 and 256`},
 		{"license_key too short", acctest.License{ProductID: good.ProductID, Key: "lk_short"}, "h", "", `license_key UTF-8 character count must be between 23 and 256`},
 		{"license_key too long", acctest.License{ProductID: good.ProductID, Key: strings.Repeat("k", 257)}, "h", "", `license_key UTF-8 character count must be between 23 and 256`},
+		{"license_key empty", acctest.License{ProductID: good.ProductID, Key: ""}, "h", "", `license_key UTF-8 character count must be between 23 and 256`},
 		{"host_id empty", good, "", "", `host_id UTF-8 character count must be between 1 and 64`},
 		{"host_id too long", good, long, "", `host_id UTF-8 character count must be between 1 and 64`},
+		{"host_id too long in characters", good, strings.Repeat("é", 65), "", `host_id UTF-8 character count must be between 1 and 64`},
 		{"device_tag too long", good, "h", long, `device_tag UTF-8 character count must be between 1 and 64`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			config := activationConfig("bad", tt.lic, tt.host, tt.tag)
+			baseURL := acctest.IsolatedServer(t)
 			resource.ParallelTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories,
 				Steps: []resource.TestStep{{
-					Config:      config,
+					Config:      isolatedProvider(baseURL) + activationConfig("bad", tt.lic, tt.host, tt.tag),
 					PlanOnly:    true,
 					ExpectError: expectError(tt.errRgx),
 				}},
@@ -371,14 +389,43 @@ func TestAccDeviceActivation_badInputs(t *testing.T) {
 		})
 	}
 	t.Run("device_tag empty", func(t *testing.T) {
+		baseURL := acctest.IsolatedServer(t)
 		config := strings.Replace(activationConfig("bad", good, "h", "x"), `"x"`, `""`, 1)
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: protoV6ProviderFactories,
 			Steps: []resource.TestStep{{
-				Config:      config,
+				Config:      isolatedProvider(baseURL) + config,
 				PlanOnly:    true,
 				ExpectError: expectError(`device_tag UTF-8 character count must be between 1 and 64`),
 			}},
 		})
 	})
+	// Malformed import IDs are refused before any call too.
+	importCases := map[string]struct{ id, want string }{
+		"too few parts":     {good.ProductID + "/only-two", `expected 3 in the form <product_id>/<license_key>/<host_id>`},
+		"empty product":     {"/" + good.Key + "/h", `the product_id part of the import ID is empty`},
+		"empty key":         {good.ProductID + "//h", `the license_key part of the import ID is empty`},
+		"empty host":        {good.ProductID + "/" + good.Key + "/", `the host_id part of the import ID is empty`},
+		"unset key env var": {good.ProductID + "/env:KEYMINT_ACCTEST_NEVER_SET/h", `environment variable KEYMINT_ACCTEST_NEVER_SET, which is not set`},
+	}
+	for name, tt := range importCases {
+		t.Run("import "+name, func(t *testing.T) {
+			baseURL := acctest.IsolatedServer(t)
+			resource.ParallelTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:        isolatedProvider(baseURL) + activationConfig("imp", good, "h", ""),
+					ResourceName:  "keymint_device_activation.imp",
+					ImportState:   true,
+					ImportStateId: tt.id,
+					ExpectError:   expectError(`Invalid import ID`, tt.want),
+				}},
+			})
+		})
+	}
+}
+
+// isolatedProvider points the provider at a server of the test's own.
+func isolatedProvider(baseURL string) string {
+	return fmt.Sprintf("provider \"keymint\" {\n  base_url = %q\n}\n", baseURL)
 }

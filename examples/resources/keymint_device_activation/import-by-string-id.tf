@@ -1,8 +1,7 @@
-# The ID is <product_id>/<license_key>/<host_id>. Terraform 1.5 needs it
-# written out; Terraform 1.6+ and OpenTofu also accept
-# id = "${var.product_id}/${var.license_key}/build-agent-1", which keeps the key
-# out of the file.
+# The ID is <product_id>/<license_key>/<host_id>; "env:NAME" as the key part
+# reads the key from the environment variable NAME, which keeps it out of the
+# configuration and out of Terraform's output.
 import {
   to = keymint_device_activation.build_agent
-  id = "prod_0123456789abcdefghij/LK-XXXXX-XXXXX-XXXXX-XXXXX/build-agent-1"
+  id = "prod_0123456789abcdefghij/env:KEYMINT_LICENSE_KEY/build-agent-1"
 }
