@@ -429,3 +429,37 @@ func TestAccDeviceActivation_badInputs(t *testing.T) {
 func isolatedProvider(baseURL string) string {
 	return fmt.Sprintf("provider \"keymint\" {\n  base_url = %q\n}\n", baseURL)
 }
+
+// TestAccDeviceActivation_licenseDeleted: a license key deleted in KeyMint
+// holds no seats; refresh drops its activations from state instead of
+// failing, and the plan shows them to be created again.
+func TestAccDeviceActivation_licenseDeleted(t *testing.T) {
+	acctest.PreCheck(t)
+	srv := acctest.RequireLocal(t)
+	l := acctest.NewLicense(t, 2)
+	host := acctest.HostID("deleted")
+	addr := "keymint_device_activation.test"
+	config := activationConfig("test", l, host, "")
+	acctest.Run(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				Check:  checkHosts(t, l, host),
+			},
+			{
+				PreConfig: func() {
+					if err := srv.RemoveLicense(l.ProductID, l.Key); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:             config,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate)},
+				},
+			},
+		},
+	})
+}
