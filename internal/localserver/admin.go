@@ -92,30 +92,55 @@ func (s *Server) DeactivateDevice(productID, key, hostID string) error {
 	return adminError("deactivate device", productID, key, err)
 }
 
-// Calls returns how many requests each URL path received, rejected ones
-// included.
+// RemoveLicense deletes a license key and the seats it holds, as when the
+// key is deleted in KeyMint. Its product stays.
+func (s *Server) RemoveLicense(productID, key string) error {
+	err := s.update(func() (bool, error) {
+		if _, err := s.lookup(productID, key); err != nil {
+			return false, err
+		}
+		delete(s.licenses, key)
+		return true, nil
+	})
+	return adminError("remove license", productID, key, err)
+}
+
+// Calls returns how many API requests each URL path received, rejected
+// ones and unknown paths included. Requests to /_local/ paths are not
+// counted.
 func (s *Server) Calls() map[string]int {
-	s.callsMu.Lock()
-	defer s.callsMu.Unlock()
-	return maps.Clone(s.calls)
+	return s.callCounts().ByPath
 }
 
-// TotalCalls returns how many requests the server received.
+// TotalCalls returns how many API requests the server received.
 func (s *Server) TotalCalls() int {
-	s.callsMu.Lock()
-	defer s.callsMu.Unlock()
-	total := 0
-	for _, n := range s.calls {
-		total += n
-	}
-	return total
+	return s.callCounts().Total
 }
 
-// ResetCalls sets all request counters to zero.
+// ResetCalls sets all request counters to zero: those of Calls and those
+// of FaultStats.
 func (s *Server) ResetCalls() {
 	s.callsMu.Lock()
-	defer s.callsMu.Unlock()
 	clear(s.calls)
+	s.callsMu.Unlock()
+	s.faults.resetStats()
+}
+
+// callCounts are the request counters, as GET /_local/calls answers them.
+type callCounts struct {
+	Total  int            `json:"total"`
+	ByPath map[string]int `json:"by_path"`
+}
+
+// callCounts returns a copy of the request counters.
+func (s *Server) callCounts() callCounts {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	c := callCounts{ByPath: maps.Clone(s.calls)}
+	for _, n := range s.calls {
+		c.Total += n
+	}
+	return c
 }
 
 // countCall counts a request to path.

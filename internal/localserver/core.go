@@ -142,3 +142,32 @@ func (s *Server) Seats() []SeatRow {
 	}
 	return rows
 }
+
+// LicenseRow is the summary of one license key, as listed by Licenses and
+// GET /_local/licenses. It carries the masked key only.
+type LicenseRow struct {
+	ProductID      string `json:"product_id"`
+	MaskedKey      string `json:"masked_key"`
+	MaxActivations *int   `json:"max_activations"` // nil = unlimited
+	Activations    int    `json:"activations"`     // seats in use
+	Blocked        bool   `json:"blocked"`
+}
+
+// Licenses returns every license key, with or without seats, sorted by
+// product and license key. The result is never nil.
+func (s *Server) Licenses() []LicenseRow {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ls := s.sortedLicensesLocked()
+	rows := make([]LicenseRow, len(ls))
+	for i, l := range ls {
+		rows[i] = LicenseRow{
+			ProductID:      l.productID,
+			MaskedKey:      MaskKey(l.Key),
+			MaxActivations: clonePtr(l.MaxActivations),
+			Activations:    len(l.devices),
+			Blocked:        l.Blocked,
+		}
+	}
+	return rows
+}

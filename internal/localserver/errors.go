@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // apiError is a failure that the API reports to its client: the HTTP
@@ -19,8 +20,9 @@ func (e *apiError) Error() string { return e.message }
 
 // KeyMint's numeric error codes.
 const (
-	codeRequest = 1 // bad request, authentication, unknown object, server error
-	codeState   = 2 // the license's state forbids the operation
+	codeRequest   = 1 // bad request, authentication, unknown object, server error
+	codeState     = 2 // the license's state forbids the operation
+	codeRateLimit = 3 // too many requests
 )
 
 // The failures the core and the handlers report. Handlers of every path set
@@ -47,6 +49,40 @@ var (
 	errNegativeLimit = errors.New("max_activations must not be negative")
 	errKeyExists     = errors.New("license key already exists")
 )
+
+// badRequest is a 400 answer with a message of its own, for the local
+// admin endpoints.
+func badRequest(message string) *apiError {
+	return &apiError{http.StatusBadRequest, codeRequest, message}
+}
+
+// rateLimitError is a 429 answer, injected or real. It is answered with
+// the body of newer servers, which adds an "error" object, and a
+// Retry-After header.
+type rateLimitError struct {
+	retryAfter time.Duration // sent rounded up to whole seconds, at least 1 s
+}
+
+// rateLimitMessage is the message of every 429 answer.
+const rateLimitMessage = "Rate limit exceeded"
+
+func (e *rateLimitError) Error() string { return rateLimitMessage }
+
+// rateLimitBody is the body of every 429 answer.
+var rateLimitBody = messageBody{
+	Message: rateLimitMessage,
+	Code:    codeRateLimit,
+	Error:   &errorDetail{Code: "RATE_LIMIT_EXCEEDED", Message: rateLimitMessage},
+}
+
+// retryAfterSeconds returns d in whole seconds, rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) int64 {
+	secs := int64(d / time.Second)
+	if d%time.Second > 0 {
+		secs++
+	}
+	return max(1, secs)
+}
 
 // wrongTypeError reports a request field that is not a string.
 func wrongTypeError(field string) *apiError {

@@ -125,6 +125,38 @@ func (f *fixture) post(path string, body any) (int, map[string]any) {
 	return status, decodeObject(f.t, raw)
 }
 
+// try sends a request with body encoded as JSON (nil = no body) and
+// returns the answer, or the transport error. setup may change the
+// request before it is sent.
+func (f *fixture) try(method, path, token string, body any, setup ...func(*http.Request)) (*http.Response, []byte, error) {
+	f.t.Helper()
+	var reader io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		reader = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, f.url+path, reader)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for _, fn := range setup {
+		fn(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	return resp, raw, err
+}
+
 func decodeObject(t *testing.T, raw []byte) map[string]any {
 	t.Helper()
 	var m map[string]any

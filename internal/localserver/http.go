@@ -7,8 +7,14 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 )
+
+// localPrefix starts the paths of the local debugging and admin aids,
+// which are not part of the KeyMint API: they are not counted in Calls,
+// and neither faults nor the rate limit apply to them.
+const localPrefix = "/_local/"
 
 // endpoint is the handler of one method on one path. handle returns the
 // body of a 200 answer, or an error that the dispatcher turns into an
@@ -25,15 +31,31 @@ func (s *Server) routeTable() map[string]map[string]endpoint {
 	post := func(h func(*http.Request) (any, error)) map[string]endpoint {
 		return map[string]endpoint{http.MethodPost: {handle: h}}
 	}
+	get := func(h func(*http.Request) (any, error)) map[string]endpoint {
+		return map[string]endpoint{http.MethodGet: {handle: h}}
+	}
+	getPut := func(read, replace func(*http.Request) (any, error)) map[string]endpoint {
+		return map[string]endpoint{http.MethodGet: {handle: read}, http.MethodPut: {handle: replace}}
+	}
 	return map[string]map[string]endpoint{
 		// Generation 1, snake_case answers.
 		"/activate-key":   post(s.activateKeyV1),
 		"/deactivate-key": post(s.deactivateKeyV1),
 		"/get-key":        post(s.getKeyV1),
 
-		// Local debugging aids.
-		"/_local/seats":  {http.MethodGet: {handle: s.seatsLocal}},
-		"/_local/health": {http.MethodGet: {public: true, handle: s.healthLocal}},
+		// Generation 2, camelCase answers.
+		"/key/activate":   post(s.activateKeyV2),
+		"/key/deactivate": post(s.deactivateKeyV2),
+		"/key":            get(s.getKeyV2),
+
+		// Local debugging and admin aids.
+		localPrefix + "seats":       get(s.seatsLocal),
+		localPrefix + "licenses":    get(s.licensesLocal),
+		localPrefix + "calls":       get(s.callsLocal),
+		localPrefix + "calls/reset": post(s.resetCallsLocal),
+		localPrefix + "faults":      getPut(s.faultsLocal, s.setFaultsLocal),
+		localPrefix + "rate-limit":  getPut(s.rateLimitLocal, s.setRateLimitLocal),
+		localPrefix + "health":      {http.MethodGet: {public: true, handle: s.healthLocal}},
 	}
 }
 
@@ -42,19 +64,36 @@ func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(s.serveHTTP)
 }
 
+// serveHTTP answers one request. API requests (every path outside
+// localPrefix) are counted and may get an injected fault first.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.countCall(r.URL.Path)
-	body, err := s.dispatch(w, r)
-	if err != nil {
-		status, answer := s.errorAnswer(err)
-		writeJSON(w, status, answer)
+	if strings.HasPrefix(r.URL.Path, localPrefix) {
+		body, err := s.dispatch(w, r, false)
+		s.writeAnswer(w, body, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, body)
+	s.countCall(r.URL.Path)
+	fault := s.faults.decide()
+	if !waitLatency(r, fault.latency) {
+		return // the client went away
+	}
+	if fault.answer != nil {
+		s.faults.record(fault.kind)
+		s.writeError(w, fault.answer)
+		return
+	}
+	body, err := s.dispatch(w, r, true)
+	if fault.kind == lostAnswerFault {
+		s.faults.record(lostAnswerFault)
+		dropConnection(w)
+		return
+	}
+	s.writeAnswer(w, body, err)
 }
 
-// dispatch finds the endpoint of r, checks its access token and runs it.
-func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) (any, error) {
+// dispatch finds the endpoint of r, checks its access token and, for API
+// requests, the token's rate limit, and runs it.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, api bool) (any, error) {
 	methods, ok := s.routes[r.URL.Path]
 	if !ok {
 		return nil, errPathNotFound
@@ -64,40 +103,85 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) (any, error) {
 		w.Header().Set("Allow", strings.Join(slices.Sorted(maps.Keys(methods)), ", "))
 		return nil, errMethodNotAllowed
 	}
-	if !ep.public && !s.authorized(r) {
-		return nil, errUnauthorized
+	if !ep.public {
+		token := bearerToken(r)
+		if !s.authorized(token) {
+			return nil, errUnauthorized
+		}
+		if api {
+			if err := s.limit(token); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return ep.handle(r)
 }
 
-// authorized reports whether r carries a known bearer token.
-func (s *Server) authorized(r *http.Request) bool {
+// bearerToken returns the bearer token of r, or "".
+func bearerToken(r *http.Request) string {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// authorized reports whether token is a known access token.
+func (s *Server) authorized(token string) bool {
+	if token == "" {
 		return false
 	}
-	token = strings.TrimSpace(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return token != "" && s.tokens[token]
+	return s.tokens[token]
 }
 
 // messageBody is the body of an error answer, and of answers that carry
 // only a message.
 type messageBody struct {
-	Message string `json:"message"`
-	Code    int    `json:"code"`
+	Message string       `json:"message"`
+	Code    int          `json:"code"`
+	Error   *errorDetail `json:"error,omitempty"` // newer servers' form, on 429 answers
 }
 
-// errorAnswer returns the status and body for err. Errors that are not API
-// errors are logged and answered with a 500.
-func (s *Server) errorAnswer(err error) (int, messageBody) {
+// errorDetail is the "error" object of newer servers' error answers.
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// errorAnswer returns the status and body for err, and the value of the
+// Retry-After header (0 = none). Errors that are not API errors are logged
+// and answered with a 500.
+func (s *Server) errorAnswer(err error) (status int, body messageBody, retryAfter int64) {
+	var limited *rateLimitError
+	if errors.As(err, &limited) {
+		return http.StatusTooManyRequests, rateLimitBody, retryAfterSeconds(limited.retryAfter)
+	}
 	var apiErr *apiError
 	if !errors.As(err, &apiErr) {
 		s.errorLog.Printf("localserver: %v", err)
 		apiErr = errServer
 	}
-	return apiErr.status, messageBody{Message: apiErr.message, Code: apiErr.code}
+	return apiErr.status, messageBody{Message: apiErr.message, Code: apiErr.code}, 0
+}
+
+// writeAnswer writes body as a 200 answer, or the error answer of err.
+func (s *Server) writeAnswer(w http.ResponseWriter, body any, err error) {
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// writeError writes the error answer of err.
+func (s *Server) writeError(w http.ResponseWriter, err error) {
+	status, body, retryAfter := s.errorAnswer(err)
+	if retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(retryAfter, 10))
+	}
+	writeJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

@@ -104,14 +104,23 @@ func (q keyRequest) params(spec fieldSpec) (keyParams, error) {
 	return keyParams{ProductID: values[0], LicenseKey: values[1], HostID: values[2], DeviceTag: values[3]}, nil
 }
 
+// readBody reads the body of r, up to maxBodyBytes.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	switch {
+	case err != nil:
+		return nil, errInvalidJSON
+	case len(body) > maxBodyBytes:
+		return nil, errBodyTooLarge
+	}
+	return body, nil
+}
+
 // decodeKeyParams reads the JSON body of r and validates it against spec.
 func decodeKeyParams(r *http.Request, spec fieldSpec) (keyParams, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	body, err := readBody(r)
 	if err != nil {
-		return keyParams{}, errInvalidJSON
-	}
-	if len(body) > maxBodyBytes {
-		return keyParams{}, errBodyTooLarge
+		return keyParams{}, err
 	}
 	var q keyRequest
 	if err := json.Unmarshal(body, &q); err != nil {

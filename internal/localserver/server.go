@@ -1,11 +1,16 @@
 // Package localserver is an in-memory, KeyMint-compatible licensing API for
-// tests and demos. It answers the generation-1 paths (/activate-key,
-// /deactivate-key, /get-key) in snake_case exactly like the real service,
-// plus /_local/seats and /_local/health for people debugging their CI.
+// tests and demos. On one port it answers the generation-1 paths
+// (/activate-key, /deactivate-key, /get-key) in snake_case and the
+// generation-2 paths (/key/activate, /key/deactivate, GET /key) in
+// camelCase, like the real service, plus local aids under /_local/ for
+// people debugging their CI: seats, licenses, call counters, fault
+// injection and the rate limit.
 //
 // The core state logic (core.go) returns Go values and typed errors; the
-// wire encoding of each path set lives in thin handlers (gen1.go), so that
-// another path set can share the same store and port.
+// wire encoding of each path set lives in thin handlers (gen1.go, gen2.go),
+// which share the store and the port. Fault injection (faults.go) and a
+// per-token rate limit (ratelimit.go) let tests prove that a client loses
+// nothing when the service fails.
 package localserver
 
 import (
@@ -38,6 +43,12 @@ type Options struct {
 	// a state file that cannot be written); nil means the log package's
 	// standard logger.
 	ErrorLog *log.Logger
+	// Faults is the initial fault injection (see SetFaults); the zero
+	// value injects none.
+	Faults FaultConfig
+	// RateLimitPerMinute is the initial rate limit per access token (see
+	// SetRateLimit); 0 means none.
+	RateLimitPerMinute int
 }
 
 // Server is an in-memory KeyMint licensing API. It is safe for concurrent
@@ -59,6 +70,9 @@ type Server struct {
 
 	callsMu sync.Mutex
 	calls   map[string]int
+
+	faults  faultInjector
+	limiter rateLimiter
 }
 
 // Device is a device (host) holding a seat of a license key.
@@ -95,6 +109,12 @@ func New(opts Options) (*Server, error) {
 		s.errorLog = log.Default()
 	}
 	s.routes = s.routeTable()
+	if err := s.SetFaults(opts.Faults); err != nil {
+		return nil, err
+	}
+	if err := s.SetRateLimit(opts.RateLimitPerMinute); err != nil {
+		return nil, err
+	}
 
 	restored := map[string]bool{}
 	if s.statePath != "" {

@@ -12,7 +12,9 @@ import (
 	"time"
 )
 
-var keyPaths = []string{"/activate-key", "/deactivate-key", "/get-key"}
+// keyPaths are the paths that take a JSON body with productId and
+// licenseKey, in both generations.
+var keyPaths = []string{"/activate-key", "/deactivate-key", "/get-key", "/key/activate", "/key/deactivate"}
 
 func TestUnauthorized(t *testing.T) {
 	f := newFixture(t, "")
@@ -78,6 +80,13 @@ func TestRouting(t *testing.T) {
 		{http.MethodPut, "/get-key", "POST"},
 		{http.MethodPost, "/_local/seats", "GET"},
 		{http.MethodPost, "/_local/health", "GET"},
+		{http.MethodGet, "/key/activate", "POST"},
+		{http.MethodGet, "/key/deactivate", "POST"},
+		{http.MethodPost, "/key", "GET"},
+		{http.MethodDelete, "/_local/faults", "GET, PUT"},
+		{http.MethodPost, "/_local/rate-limit", "GET, PUT"},
+		{http.MethodGet, "/_local/calls/reset", "POST"},
+		{http.MethodPost, "/_local/licenses", "GET"},
 	} {
 		req, _ := http.NewRequest(tc.method, f.url+tc.path, nil)
 		req.Header.Set("Authorization", "Bearer "+testToken)
@@ -143,12 +152,21 @@ func TestFieldValidation(t *testing.T) {
 		tc{"deactivate hostId empty", "/deactivate-key", map[string]any{"hostId": ""}, "hostId must be 1-64 characters"},
 		tc{"deactivate hostId long", "/deactivate-key", map[string]any{"hostId": long(65)}, "hostId must be 1-64 characters"},
 		tc{"get-key ignores hostId", "/get-key", map[string]any{"hostId": long(65)}, ""},
+		// Generation 2: hostId is optional on activation too.
+		tc{"hostId missing", "/key/activate", map[string]any{"hostId": nil}, ""},
+		tc{"hostId empty", "/key/activate", map[string]any{"hostId": ""}, "hostId must be 1-64 characters"},
+		tc{"hostId long", "/key/activate", map[string]any{"hostId": long(65)}, "hostId must be 1-64 characters"},
+		tc{"deviceTag empty", "/key/activate", map[string]any{"deviceTag": ""}, "deviceTag must be 1-64 characters"},
+		tc{"deviceTag long", "/key/activate", map[string]any{"deviceTag": long(65)}, "deviceTag must be 1-64 characters"},
+		tc{"deactivate hostId empty", "/key/deactivate", map[string]any{"hostId": ""}, "hostId must be 1-64 characters"},
+		tc{"deactivate hostId long", "/key/deactivate", map[string]any{"hostId": long(65)}, "hostId must be 1-64 characters"},
+		tc{"deactivate hostId missing", "/key/deactivate", map[string]any{"hostId": nil}, ""},
 	)
 	for _, c := range cases {
 		t.Run(c.path+" "+c.name, func(t *testing.T) {
 			f := newFixture(t, "")
 			b := map[string]any{"productId": productA, "licenseKey": keyUnlimited, "hostId": "host-1", "deviceTag": "tag"}
-			if c.path == "/deactivate-key" {
+			if strings.Contains(c.path, "deactivate") {
 				if err := f.srv.ActivateDevice(productA, keyUnlimited, "host-1", "", "10.0.0.1"); err != nil {
 					t.Fatal(err)
 				}
@@ -408,22 +426,38 @@ func TestGetKeyShape(t *testing.T) {
 	}
 }
 
-var snakeCase = regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
+// The casings of the two generations.
+var (
+	snakeCase = regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
+	camelCase = regexp.MustCompile(`^[a-z]+([A-Z][a-z]*)*$`)
+)
 
 // checkSnakeCase checks every object key in v, recursively.
 func checkSnakeCase(t *testing.T, path string, v any) {
 	t.Helper()
+	checkCase(t, snakeCase, "snake_case", path, v)
+}
+
+// checkCamelCase checks every object key in v, recursively.
+func checkCamelCase(t *testing.T, path string, v any) {
+	t.Helper()
+	checkCase(t, camelCase, "camelCase", path, v)
+}
+
+// checkCase checks that every object key in v, recursively, matches re.
+func checkCase(t *testing.T, re *regexp.Regexp, casing, path string, v any) {
+	t.Helper()
 	switch v := v.(type) {
 	case map[string]any:
 		for k, child := range v {
-			if !snakeCase.MatchString(k) {
-				t.Errorf("key %q at %q is not snake_case", k, path)
+			if !re.MatchString(k) {
+				t.Errorf("key %q at %q is not %s", k, path, casing)
 			}
-			checkSnakeCase(t, path+"."+k, child)
+			checkCase(t, re, casing, path+"."+k, child)
 		}
 	case []any:
 		for i, child := range v {
-			checkSnakeCase(t, fmt.Sprintf("%s[%d]", path, i), child)
+			checkCase(t, re, casing, fmt.Sprintf("%s[%d]", path, i), child)
 		}
 	}
 }
@@ -488,8 +522,12 @@ func TestCalls(t *testing.T) {
 	f.post("/activate-key", body(productA, keyLimited, "", ""))      // 400
 	f.request(http.MethodPost, "/get-key", "", bytes.NewReader(nil)) // 401
 	f.request(http.MethodGet, "/nope", testToken, nil)               // 404
+	f.request(http.MethodGet, "/key?productId="+productA+"&licenseKey="+keyLimited, testToken, nil)
+	// The local aids are not counted, not even unknown ones.
 	f.request(http.MethodGet, "/_local/health", "", nil)
-	want := map[string]int{"/activate-key": 2, "/get-key": 1, "/nope": 1, "/_local/health": 1}
+	f.request(http.MethodGet, "/_local/seats", testToken, nil)
+	f.request(http.MethodGet, "/_local/nope", testToken, nil)
+	want := map[string]int{"/activate-key": 2, "/get-key": 1, "/nope": 1, "/key": 1}
 	if got := f.srv.Calls(); !jsonEqual(got, want) {
 		t.Errorf("Calls() = %v, want %v", got, want)
 	}

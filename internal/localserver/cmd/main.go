@@ -1,8 +1,10 @@
 // Command keymint-local runs the in-memory KeyMint-compatible licensing API
-// of package localserver, and lists the seats a running one holds.
+// of package localserver, lists the seats a running one holds, and shows or
+// changes its fault injection.
 //
 //	go run ./internal/localserver/cmd serve [flags]
 //	go run ./internal/localserver/cmd seats [flags]
+//	go run ./internal/localserver/cmd faults [flags]
 package main
 
 import (
@@ -19,11 +21,17 @@ import (
 const usageText = `keymint-local: a local, in-memory KeyMint licensing API for tests and demos.
 
 Usage:
-  keymint-local serve [flags]   run the server (generation-1 paths, snake_case)
-  keymint-local seats [flags]   list the seats a running server holds
-  keymint-local usage           show this help
+  keymint-local serve [flags]    run the server (generation-1 paths in snake_case
+                                 and generation-2 paths in camelCase, one port)
+  keymint-local seats [flags]    list the seats and licenses of a running server
+  keymint-local faults [flags]   show or replace (-set) a running server's fault
+                                 injection, with its fault stats
+  keymint-local usage            show this help
 
-Run "keymint-local serve -h" or "keymint-local seats -h" for the flags.
+Run "keymint-local COMMAND -h" for the flags of a command. serve can inject
+faults (-fault-5xx, -fault-429, -fault-retry-after, -fault-latency,
+-fault-lost, -fault-seed) and limit each token's requests (-rate-limit), so
+that tests can prove a client loses nothing when the service fails.
 
 Example:
   keymint-local serve -token at_local_dev_token_123456 \
@@ -32,6 +40,8 @@ Example:
     -license lk_0123456789abcdefghijkl=3 \
     -addr 127.0.0.1:0 -addr-file /tmp/keymint.url
   keymint-local seats -url "$(cat /tmp/keymint.url)" -token at_local_dev_token_123456
+  keymint-local faults -url "$(cat /tmp/keymint.url)" -token at_local_dev_token_123456 \
+    -set '{"server_error_rate":0.1,"lost_answer_rate":0.05,"latency":"20ms","seed":7}'
 `
 
 func main() {
@@ -54,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = serve(ctx, args[1:], stdout, stderr, getenv)
 	case "seats":
 		err = seats(ctx, args[1:], stdout, stderr, getenv)
+	case "faults":
+		err = faults(ctx, args[1:], stdout, stderr, getenv)
 	case "usage", "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return 0

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,9 +77,16 @@ func TestSeatsCommand(t *testing.T) {
 	defer ts.Close()
 	noEnv := env(nil)
 
+	// Licenses without seats are listed too.
+	full, free, idle := localserver.MaskKey(keyFull), localserver.MaskKey(keyFree), localserver.MaskKey(keyIdle)
 	code, out, errOut := runCmd(t.Context(), noEnv, "seats", "-url", ts.URL, "-token", token)
-	if code != 0 || strings.TrimSpace(out) != "0 seats in use" {
-		t.Errorf("empty server: exit %d, stdout %q, stderr %q", code, out, errOut)
+	wantLines := []string{
+		product + " " + full + " 0/3 seats in use",
+		product + " " + idle + " 0/2 seats in use",
+		product + " " + free + " 0 seats in use (unlimited)",
+	}
+	if code != 0 || !slices.Equal(fieldLines(out), wantLines) {
+		t.Errorf("no seats: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, wantLines)
 	}
 
 	for _, d := range []struct{ key, host, tag string }{
@@ -94,15 +102,18 @@ func TestSeatsCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
+	if err := srv.SetBlocked(product, keyIdle, true); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCmd(t.Context(), noEnv, "seats", "-url", ts.URL, "-token", token)
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if len(lines) != 8 {
-		t.Fatalf("output has %d lines, want 8:\n%s", len(lines), out)
+	if code != 0 || len(lines) != 9 {
+		t.Fatalf("exit %d, stderr %q, output has %d lines, want 9:\n%s", code, errOut, len(lines), out)
 	}
 	fields := func(i int) []string { return strings.Fields(lines[i]) }
 	if got := fields(0); strings.Join(got, " ") != "PRODUCT LICENSE HOST TAG IP ACTIVATED" {
 		t.Errorf("header = %q", lines[0])
 	}
-	full, free := localserver.MaskKey(keyFull), localserver.MaskKey(keyFree)
 	timestamp := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 	for i, want := range [][]string{
 		{product, full, "runner-1", "ci", "192.0.2.7"},
@@ -118,16 +129,41 @@ func TestSeatsCommand(t *testing.T) {
 	if lines[5] != "" {
 		t.Errorf("line 5 = %q, want a blank line", lines[5])
 	}
-	if got := strings.Join(fields(6), " "); got != product+" "+full+" 3/3 seats in use" {
-		t.Errorf("summary = %q", lines[6])
+	wantLines = []string{
+		product + " " + full + " 3/3 seats in use",
+		product + " " + idle + " 0/2 seats in use (blocked)",
+		product + " " + free + " 1 seats in use (unlimited)",
 	}
-	if got := strings.Join(fields(7), " "); got != product+" "+free+" 1 seats in use (unlimited)" {
-		t.Errorf("summary = %q", lines[7])
+	if got := fieldLines(strings.Join(lines[6:], "\n")); !slices.Equal(got, wantLines) {
+		t.Errorf("summary = %q, want %q", got, wantLines)
 	}
 	for _, secret := range []string{keyFull, keyFree, token} {
 		if strings.Contains(out+errOut, secret) {
 			t.Errorf("output reveals a secret:\n%s%s", out, errOut)
 		}
+	}
+}
+
+// fieldLines returns the lines of out with their fields separated by
+// single spaces.
+func fieldLines(out string) []string {
+	var lines []string
+	for line := range strings.Lines(out) {
+		lines = append(lines, strings.Join(strings.Fields(line), " "))
+	}
+	return lines
+}
+
+func TestSeatsCommandWithoutLicenses(t *testing.T) {
+	srv, err := localserver.New(localserver.Options{Seed: localserver.Seed{AccessTokens: []string{token}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	code, out, errOut := runCmd(t.Context(), env(nil), "seats", "-url", ts.URL, "-token", token)
+	if code != 0 || out != "0 seats in use\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 
@@ -161,7 +197,7 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q", args, code, out)
 		}
 	}
-	for _, args := range [][]string{{"serve", "-h"}, {"seats", "-h"}} {
+	for _, args := range [][]string{{"serve", "-h"}, {"seats", "-h"}, {"faults", "-h"}} {
 		code, _, errOut := runCmd(t.Context(), env(nil), args...)
 		if code != 0 || !strings.Contains(errOut, "Usage: keymint-local "+args[0]) {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
@@ -193,6 +229,12 @@ func TestServeRefuses(t *testing.T) {
 		{"bad customer", nil, []string{"-token", token, "-customer", "not an address"}, "Name <email>"},
 		{"stray argument", nil, []string{"-token", token, "extra"}, "unexpected argument"},
 		{"missing seed", nil, []string{"-token", token, "-seed", filepath.Join(t.TempDir(), "none.json")}, "seed"},
+		{"fault rate above 1", nil, []string{"-token", token, "-fault-5xx", "1.5"}, "want a probability between 0 and 1"},
+		{"negative fault rate", nil, []string{"-token", token, "-fault-lost", "-0.1"}, "want a probability between 0 and 1"},
+		{"fault rate not a number", nil, []string{"-token", token, "-fault-429", "often"}, "want a probability between 0 and 1"},
+		{"negative latency", nil, []string{"-token", token, "-fault-latency", "-1s"}, "latency must not be negative"},
+		{"negative retry after", nil, []string{"-token", token, "-fault-retry-after", "-1s"}, "retry_after must not be negative"},
+		{"negative rate limit", nil, []string{"-token", token, "-rate-limit", "-1"}, "must not be negative"},
 	} {
 		args := append([]string{"serve", "-addr", "127.0.0.1:0"}, tc.args...)
 		code, out, errOut := runCmd(t.Context(), env(tc.env), args...)
@@ -216,34 +258,19 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-addr-file", addrFile, "-state", stateFile, "-seed", seedFile,
-			"-product", product, "-customer", "Jane Doe <jane@example.com>", "-license", keyFull + "=1", "-customer", "", "-license", keyFree + "=unlimited"},
-			&stdout, &stderr, env(map[string]string{"KEYMINT_LOCAL_TOKEN": token}))
-	}()
-
-	baseURL := waitForFile(t, addrFile, done)
+	srv := startServe(t, addrFile, env(map[string]string{"KEYMINT_LOCAL_TOKEN": token}), "-state", stateFile, "-seed", seedFile,
+		"-product", product, "-customer", "Jane Doe <jane@example.com>", "-license", keyFull+"=1", "-customer", "", "-license", keyFree+"=unlimited")
+	baseURL := srv.url
 	if !regexp.MustCompile(`^http://127\.0\.0\.1:\d+$`).MatchString(baseURL) {
 		t.Fatalf("addr file holds %q", baseURL)
 	}
 	activate := func(key, host string) (int, map[string]any) {
 		t.Helper()
-		b, _ := json.Marshal(map[string]string{"productId": product, "licenseKey": key, "hostId": host})
-		req, _ := http.NewRequest(http.MethodPost, baseURL+"/activate-key", bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		got, err := srv.activate(key, host)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		var got map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&got)
-		return resp.StatusCode, got
+		return got.status, got.body
 	}
 	if status, got := activate(keyFull, "host-1"); status != 200 || got["licensee_name"] != "Jane Doe" {
 		t.Errorf("activate with customer: %d %v", status, got)
@@ -262,19 +289,11 @@ func TestServe(t *testing.T) {
 		t.Errorf("seats: exit %d\n%s%s", code, out, errOut)
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("serve exited with %d: %s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not shut down")
-	}
-	if got := stdout.String(); got != "keymint-local listening on "+baseURL+"\n" {
+	srv.stop()
+	if got := srv.stdout.String(); got != "keymint-local listening on "+baseURL+"\n" {
 		t.Errorf("stdout = %q", got)
 	}
-	logged := stderr.String()
+	logged := srv.stderr.String()
 	for _, want := range []string{"POST /activate-key 200 ", "POST /activate-key 403 ", "GET /_local/seats 200 "} {
 		if !strings.Contains(logged, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, logged)
@@ -291,6 +310,65 @@ func TestServe(t *testing.T) {
 	if _, err := os.Stat(stateFile); err != nil {
 		t.Errorf("state file: %v", err)
 	}
+}
+
+// serveProcess is a serve command running in the background.
+type serveProcess struct {
+	t              *testing.T
+	url            string
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc
+	done           chan int
+}
+
+// startServe runs serve on a free loopback port with the given flags and
+// waits until it listens. The addr file is written to addrFile.
+func startServe(t *testing.T, addrFile string, getenv func(string) string, flags ...string) *serveProcess {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	p := &serveProcess{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	args := append([]string{"serve", "-addr", "127.0.0.1:0", "-addr-file", addrFile}, flags...)
+	go func() { p.done <- run(ctx, args, p.stdout, p.stderr, getenv) }()
+	t.Cleanup(cancel)
+	p.url = waitForFile(t, addrFile, p.done)
+	return p
+}
+
+// stop shuts the server down and checks that it exits with 0.
+func (p *serveProcess) stop() {
+	p.t.Helper()
+	p.cancel()
+	select {
+	case code := <-p.done:
+		if code != 0 {
+			p.t.Errorf("serve exited with %d: %s", code, p.stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		p.t.Fatal("serve did not shut down")
+	}
+}
+
+// answer is a decoded answer of the API.
+type answer struct {
+	status int
+	body   map[string]any
+}
+
+// activate sends POST /activate-key for a host of key and returns the
+// answer, or the transport error.
+func (p *serveProcess) activate(key, host string) (answer, error) {
+	b, _ := json.Marshal(map[string]string{"productId": product, "licenseKey": key, "hostId": host})
+	req, _ := http.NewRequest(http.MethodPost, p.url+"/activate-key", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return answer{}, err
+	}
+	defer resp.Body.Close()
+	got := answer{status: resp.StatusCode}
+	_ = json.NewDecoder(resp.Body).Decode(&got.body)
+	return got, nil
 }
 
 // waitForFile waits until path exists and returns its content.

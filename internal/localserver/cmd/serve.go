@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,6 +33,8 @@ type serveConfig struct {
 	allowRemote                         bool
 	tokens                              tokenList
 	catalog                             catalog
+	rateLimit                           int
+	faults                              localserver.FaultConfig
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -47,6 +50,13 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.Var(productFlag{&cfg.catalog}, "product", "add a product `ID`; the following -license flags belong to it (repeatable)")
 	fs.Var(licenseFlag{&cfg.catalog}, "license", "add a license `KEY=SEATS` to the last -product; SEATS is a number or \"unlimited\" (repeatable)")
 	fs.Var(customerFlag{&cfg.catalog}, "customer", "customer `\"Name <email>\"` of the -license flags that follow (\"\" for none)")
+	fs.IntVar(&cfg.rateLimit, "rate-limit", 0, "allow each access token `N` API requests per rolling minute, then answer 429 (0 = no limit)")
+	fs.Var(rateFlag{&cfg.faults.ServerErrorRate}, "fault-5xx", "answer this share of API requests with 500 before handling them (`RATE` 0-1)")
+	fs.Var(rateFlag{&cfg.faults.RateLimitRate}, "fault-429", "answer this share of API requests with 429 before handling them (`RATE` 0-1)")
+	fs.DurationVar(&cfg.faults.RetryAfter, "fault-retry-after", 0, "Retry-After of injected 429s, and of real ones if set (`DURATION`, whole seconds rounded up, at least 1s)")
+	fs.DurationVar(&cfg.faults.Latency, "fault-latency", 0, "wait this `DURATION` before handling each API request")
+	fs.Var(rateFlag{&cfg.faults.LostAnswerRate}, "fault-lost", "handle this share of API requests, then close the connection without an answer (`RATE` 0-1)")
+	fs.Int64Var(&cfg.faults.Seed, "fault-seed", 0, "seed `N` of the fault decisions, so that a run is repeatable")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: keymint-local serve [flags]\n\nRuns the local KeyMint API until SIGINT or SIGTERM.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -96,7 +106,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	logger := log.New(stderr, "", log.LstdFlags)
-	api, err := localserver.New(localserver.Options{Seed: seed, StateFile: cfg.stateFile, ErrorLog: logger})
+	api, err := localserver.New(localserver.Options{
+		Seed:               seed,
+		StateFile:          cfg.stateFile,
+		ErrorLog:           logger,
+		Faults:             cfg.faults,
+		RateLimitPerMinute: cfg.rateLimit,
+	})
 	if err != nil {
 		return err
 	}
@@ -151,30 +167,81 @@ func checkLoopback(addr string, allowRemote bool) error {
 	return fmt.Errorf("-addr %q is not a loopback address; the server sends license keys over plain HTTP, pass -allow-remote to listen there anyway", addr)
 }
 
-// logRequests logs one line per request: method, path, status and
-// duration. It never logs bodies, headers or query strings, which may
-// carry keys and tokens.
+// logRequests logs one line per request: method, path, status (or
+// "dropped" for a lost-answer fault, "gone" for a client that left during
+// an injected latency) and duration. It never logs bodies, headers or
+// query strings, which may carry keys and tokens.
 func logRequests(next http.Handler, logger *log.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		logger.Printf("%s %s %d %s", r.Method, r.URL.Path, rec.status, time.Since(start).Round(time.Microsecond))
+		logger.Printf("%s %s %s %s", r.Method, r.URL.Path, rec.outcome(r.Context()), time.Since(start).Round(time.Microsecond))
 	})
 }
 
 // statusRecorder remembers the status of an answer for the request log.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status   int // 0 = nothing written yet
+	hijacked bool
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *statusRecorder) WriteHeader(status int) {
-	r.status = status
+	if r.status == 0 {
+		r.status = status
+	}
 	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(p)
+}
+
+// Hijack takes over the connection, which the server does to drop an
+// answer, and remembers it for the log.
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	r.hijacked = err == nil
+	return conn, rw, err
+}
+
+// outcome describes the answer for the log.
+func (r *statusRecorder) outcome(ctx context.Context) string {
+	switch {
+	case r.hijacked:
+		return "dropped"
+	case r.status != 0:
+		return strconv.Itoa(r.status)
+	case ctx.Err() != nil:
+		return "gone"
+	}
+	return strconv.Itoa(http.StatusOK) // the server sends an empty 200
+}
+
+// rateFlag is a flag holding a probability in [0,1].
+type rateFlag struct{ p *float64 }
+
+func (f rateFlag) String() string {
+	if f.p == nil {
+		return "0"
+	}
+	return strconv.FormatFloat(*f.p, 'g', -1, 64)
+}
+
+func (f rateFlag) Set(v string) error {
+	rate, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(rate >= 0 && rate <= 1) {
+		return errors.New("want a probability between 0 and 1")
+	}
+	*f.p = rate
+	return nil
 }
 
 // tokenList collects repeated -token flags.
