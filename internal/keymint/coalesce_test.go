@@ -216,25 +216,28 @@ func TestNoGlobalLock(t *testing.T) {
 		t.Fatalf("write to the held license: %v", err)
 	}
 	f.close(keyA)
+	if got := f.getCalls(keyB); got != 1 {
+		t.Errorf("%d get-key calls for the other license, want 1", got)
+	}
 }
 
 // One caller giving up does not fail the others waiting for the same read.
 func TestCancelledReaderLeavesOthers(t *testing.T) {
 	f := newFakeAPI()
 	c := fakeClient(t, f)
-	f.hold(keyA)
+	f.hold(keyB)
 	ctx, cancel := context.WithCancel(context.Background())
 	var gotErr atomic.Value
 	done := make(chan struct{})
 	go func() {
-		_, err := c.GetKey(ctx, testProduct, keyA)
+		_, err := c.GetKey(ctx, testProduct, keyB)
 		gotErr.Store(fmt.Sprint(err))
 		close(done)
 	}()
 	<-f.started
 	other := make(chan error, 1)
 	go func() {
-		_, err := c.GetKey(context.Background(), testProduct, keyA)
+		_, err := c.GetKey(context.Background(), testProduct, keyB)
 		other <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
@@ -243,11 +246,11 @@ func TestCancelledReaderLeavesOthers(t *testing.T) {
 	if gotErr.Load() != context.Canceled.Error() {
 		t.Errorf("cancelled reader got %v", gotErr.Load())
 	}
-	f.close(keyA)
+	f.close(keyB)
 	if err := <-other; err != nil {
 		t.Errorf("the other reader failed: %v", err)
 	}
-	if got := f.getCalls(keyA); got != 1 {
+	if got := f.getCalls(keyB); got != 1 {
 		t.Errorf("%d get-key calls, want 1", got)
 	}
 }

@@ -55,7 +55,11 @@ func newRetryingClient(cfg Config) (*retryablehttp.Client, error) {
 	}
 	base := cfg.Transport
 	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
+		t, ok := http.DefaultTransport.(*http.Transport)
+		if !ok {
+			return nil, errors.New("http.DefaultTransport is not an *http.Transport")
+		}
+		t = t.Clone()
 		// Terraform runs up to -parallelism operations at once; keep that
 		// many connections to the one API host alive.
 		t.MaxIdleConnsPerHost = 64

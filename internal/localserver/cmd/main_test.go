@@ -99,8 +99,8 @@ func TestSeatsCommand(t *testing.T) {
 	}
 	// The URL and token may come from the environment too.
 	code, out, errOut = runCmd(t.Context(), env(map[string]string{"KEYMINT_BASE_URL": ts.URL + "/", "KEYMINT_ACCESS_TOKEN": token}), "seats")
-	if code != 0 {
-		t.Fatalf("exit %d, stderr %q", code, errOut)
+	if code != 0 || !strings.Contains(out, "runner-1") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	if err := srv.SetBlocked(product, keyIdle, true); err != nil {
 		t.Fatal(err)
