@@ -16,6 +16,12 @@ import (
 // when they complete, whatever their outcome, so a read that starts later
 // never sees what predates them.
 //
+// When a read finds a request in flight that started too early for it, it
+// does not send its own at once: it waits for a request queued behind the
+// one in flight, which every reader arriving meanwhile shares. During an
+// apply, where every create writes and then reads, this makes one read serve
+// all the creates that finished writing while the previous read was out.
+//
 // Only the map lookup is under the coalescer's lock; each license has its own
 // lock, held only to inspect or update its entry, never during a request.
 type readCoalescer struct {
@@ -33,13 +39,15 @@ type licenseReads struct {
 	// last is the newest successful read, made at generation lastGen.
 	last    *License
 	lastGen uint64
-	// flight is the read in progress, if any.
-	flight *readFlight
+	// flight is the read in progress, if any; next is the read queued to
+	// start when flight ends, for callers that flight is too old for.
+	flight, next *readFlight
 }
 
 // readFlight is one get-key request that several callers wait for.
 type readFlight struct {
 	gen  uint64 // generation when the request was sent
+	ctx  context.Context
 	done chan struct{}
 	lic  *License
 	err  error
@@ -87,13 +95,21 @@ func (c *readCoalescer) get(ctx context.Context, productID, key string, fetch fu
 		e.mu.Unlock()
 		return lic, nil
 	}
-	f := e.flight
-	if f == nil || f.gen < want {
-		f = &readFlight{gen: want, done: make(chan struct{})}
+	// The request belongs to every caller waiting for it, so one caller's
+	// cancellation must not end it for the others.
+	var f *readFlight
+	switch {
+	case e.flight == nil:
+		f = &readFlight{gen: want, ctx: context.WithoutCancel(ctx), done: make(chan struct{})}
 		e.flight = f
-		// The request belongs to every caller waiting for it, so one
-		// caller's cancellation must not end it for the others.
-		go c.run(context.WithoutCancel(ctx), e, f, fetch)
+		go c.run(e, f, fetch)
+	case e.flight.gen >= want:
+		f = e.flight
+	default:
+		if e.next == nil {
+			e.next = &readFlight{ctx: context.WithoutCancel(ctx), done: make(chan struct{})}
+		}
+		f = e.next
 	}
 	e.mu.Unlock()
 
@@ -105,14 +121,20 @@ func (c *readCoalescer) get(ctx context.Context, productID, key string, fetch fu
 	}
 }
 
-func (c *readCoalescer) run(ctx context.Context, e *licenseReads, f *readFlight, fetch func(context.Context) (*License, error)) {
-	f.lic, f.err = fetch(ctx)
+// run sends the request of f, then starts the queued one, if any. A queued
+// read takes the generation current when it starts, which is at least what
+// each of its callers needed.
+func (c *readCoalescer) run(e *licenseReads, f *readFlight, fetch func(context.Context) (*License, error)) {
+	f.lic, f.err = fetch(f.ctx)
 	e.mu.Lock()
 	if f.err == nil && f.gen == e.gen && (e.last == nil || f.gen >= e.lastGen) {
 		e.last, e.lastGen = f.lic, f.gen
 	}
-	if e.flight == f {
-		e.flight = nil
+	e.flight = nil
+	if n := e.next; n != nil {
+		n.gen = e.gen
+		e.flight, e.next = n, nil
+		go c.run(e, n, fetch)
 	}
 	e.mu.Unlock()
 	close(f.done)

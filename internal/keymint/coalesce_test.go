@@ -159,7 +159,7 @@ func TestWriteMakesTheNextReadFresh(t *testing.T) {
 }
 
 // A read that starts after a write completed never joins a read that was
-// sent before it.
+// sent before it: it waits for that one to end, then sends its own.
 func TestReadInFlightDuringWriteIsNotReused(t *testing.T) {
 	f := newFakeAPI()
 	c := fakeClient(t, f)
@@ -179,8 +179,9 @@ func TestReadInFlightDuringWriteIsNotReused(t *testing.T) {
 		lic, _ := c.GetKey(ctx, testProduct, keyA)
 		second <- lic
 	}()
-	<-f.started // the second read went to the server on its own
+	time.Sleep(20 * time.Millisecond) // the second read queues behind the first
 	f.close(keyA)
+	<-f.started // the second read went to the server on its own
 	if lic := <-second; lic == nil {
 		t.Fatal("second read failed")
 	} else if _, ok := lic.Device("late"); !ok {
@@ -252,6 +253,51 @@ func TestCancelledReaderLeavesOthers(t *testing.T) {
 	}
 	if got := f.getCalls(keyB); got != 1 {
 		t.Errorf("%d get-key calls, want 1", got)
+	}
+}
+
+// Readers that each need a read newer than the one in flight share a single
+// queued read: an apply's creates, each writing then reading, batch up.
+func TestQueuedReadsAreShared(t *testing.T) {
+	f := newFakeAPI()
+	c := fakeClient(t, f)
+	ctx := context.Background()
+	f.hold(keyA)
+	go func() { _, _ = c.GetKey(ctx, testProduct, keyA) }()
+	<-f.started
+	const creates = 8
+	var wg sync.WaitGroup
+	for i := range creates {
+		wg.Go(func() {
+			host := fmt.Sprintf("h%d", i)
+			if _, err := c.Activate(ctx, ActivateInput{ProductID: testProduct, LicenseKey: keyA, HostID: host}); err != nil {
+				t.Error(err)
+				return
+			}
+			lic, err := c.GetKey(ctx, testProduct, keyA)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, ok := lic.Device(host); !ok {
+				t.Errorf("the read after activating %s does not show it", host)
+			}
+		})
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		f.mu.Lock()
+		written := len(f.hosts[keyA])
+		f.mu.Unlock()
+		if written == creates || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(30 * time.Millisecond) // every create has queued its read
+	f.close(keyA)
+	wg.Wait()
+	if got := f.getCalls(keyA); got != 2 {
+		t.Errorf("%d get-key calls for one held read and %d creates, want 2", got, creates)
 	}
 }
 

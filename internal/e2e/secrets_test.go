@@ -1,0 +1,74 @@
+//go:build unix
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSecretsNeverLogged runs create, read, import, destroy, a seat-limit
+// error and a refused token with TF_LOG=TRACE, and checks that neither the
+// access token nor the license key appears in the log, in any output or in
+// any error message.
+func TestSecretsNeverLogged(t *testing.T) {
+	log := logFile(t)
+	e := newEnv(t, 2, "TF_LOG=TRACE", "TF_LOG_PATH="+log, "KEYMINT_E2E_KEY=")
+	e.ws.Setenv("KEYMINT_E2E_KEY=" + e.key)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+
+	var outputs []string
+	run := func(wantErr bool, args ...string) {
+		t.Helper()
+		res, err := e.ws.Run(ctx, args...)
+		outputs = append(outputs, res.Stdout, res.Stderr)
+		if (err != nil) != wantErr {
+			t.Fatalf("%s: err = %v, want error: %v\n%s\n%s", strings.Join(args, " "), err, wantErr, res.Stdout, res.Stderr)
+		}
+	}
+
+	e.writeFleet(2)
+	run(false, "apply", "-auto-approve", "-input=false", "-no-color") // create
+	run(false, "plan", "-input=false", "-no-color")                   // read
+	run(false, "state", "rm", `keymint_device_activation.host["host-0001"]`)
+	run(false, "import", "-input=false", "-no-color", `keymint_device_activation.host["host-0001"]`,
+		e.product+"/env:KEYMINT_E2E_KEY/host-0001") // import
+	e.writeFleet(3)
+	run(true, "apply", "-auto-approve", "-input=false", "-no-color") // the third host finds no seat
+	if !strings.Contains(outputs[len(outputs)-1], "License seat limit reached") {
+		t.Fatalf("no seat-limit error:\n%s", outputs[len(outputs)-1])
+	}
+	e.writeFleet(2)
+	run(false, "destroy", "-auto-approve", "-input=false", "-no-color") // delete
+
+	wrong := "at_wrong_" + randomHex(16)
+	e.ws.Setenv("KEYMINT_ACCESS_TOKEN=" + wrong)
+	run(true, "apply", "-auto-approve", "-input=false", "-no-color") // 401
+	if !strings.Contains(outputs[len(outputs)-1], "refused the access token") {
+		t.Fatalf("no 401 error:\n%s", outputs[len(outputs)-1])
+	}
+
+	raw, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logText := string(raw)
+	if !strings.Contains(logText, "KeyMint API request") || !strings.Contains(logText, e.product) {
+		t.Fatal("the TRACE log holds no provider request with its body; the test would prove nothing")
+	}
+	for _, secret := range []string{e.token, e.key, wrong} {
+		if i := strings.Index(logText, secret); i >= 0 {
+			t.Errorf("the TRACE log holds a secret: …%s…", logText[max(0, i-200):i])
+		}
+		for _, out := range outputs {
+			if strings.Contains(out, secret) {
+				t.Errorf("CLI output holds a secret:\n%s", out)
+			}
+		}
+	}
+	t.Logf("checked %d KiB of TRACE log and %d outputs", len(raw)/1024, len(outputs))
+}
