@@ -109,20 +109,14 @@ func decodeLicense(obj object) (*License, error) {
 		out.Activated = b
 	}
 	if raw, ok := field(lic, "devices"); ok {
-		var devs []object
-		if err := json.Unmarshal(raw, &devs); err != nil {
-			return nil, fmt.Errorf("get-key: data.license.devices is not a list of objects: %w", err)
+		devs, err := decodeDevices(raw)
+		if err != nil {
+			return nil, fmt.Errorf("get-key: data.license.devices is not a list of devices: %w", err)
 		}
-		out.Devices = make([]Device, 0, len(devs))
+		out.Devices = devs
 		out.byHost = make(map[string]int, len(devs))
-		for _, d := range devs {
-			out.byHost[str(d, "host_id", "hostId")] = len(out.Devices)
-			out.Devices = append(out.Devices, Device{
-				HostID:         str(d, "host_id", "hostId"),
-				DeviceTag:      str(d, "device_tag", "deviceTag"),
-				IPAddress:      str(d, "ip_address", "ipAddress"),
-				ActivationTime: str(d, "activation_time", "activationTime"),
-			})
+		for i, d := range devs {
+			out.byHost[d.HostID] = i
 		}
 	}
 	if n, ok := integer(lic, "activations"); ok {
@@ -145,4 +139,61 @@ func decodeLicense(obj object) (*License, error) {
 		out.Customer = c
 	}
 	return out, nil
+}
+
+// wireDevice is a device in either casing. Decoding into a struct rather
+// than a map keeps reading a license with thousands of devices cheap; an
+// apply reads the license after each activation.
+type wireDevice struct {
+	HostID              *string `json:"host_id"`
+	HostIDCamel         *string `json:"hostId"`
+	DeviceTag           *string `json:"device_tag"`
+	DeviceTagCamel      *string `json:"deviceTag"`
+	IPAddress           *string `json:"ip_address"`
+	IPAddressCamel      *string `json:"ipAddress"`
+	ActivationTime      *string `json:"activation_time"`
+	ActivationTimeCamel *string `json:"activationTime"`
+}
+
+// decodeDevices reads the devices list. Should a field not be a string
+// (a number, say), it falls back to the slower, lenient reading.
+func decodeDevices(raw json.RawMessage) ([]Device, error) {
+	var wire []wireDevice
+	if err := json.Unmarshal(raw, &wire); err == nil {
+		devs := make([]Device, len(wire))
+		for i, w := range wire {
+			devs[i] = Device{
+				HostID:         either(w.HostID, w.HostIDCamel),
+				DeviceTag:      either(w.DeviceTag, w.DeviceTagCamel),
+				IPAddress:      either(w.IPAddress, w.IPAddressCamel),
+				ActivationTime: either(w.ActivationTime, w.ActivationTimeCamel),
+			}
+		}
+		return devs, nil
+	}
+	var objs []object
+	if err := json.Unmarshal(raw, &objs); err != nil {
+		return nil, err
+	}
+	devs := make([]Device, len(objs))
+	for i, d := range objs {
+		devs[i] = Device{
+			HostID:         str(d, "host_id", "hostId"),
+			DeviceTag:      str(d, "device_tag", "deviceTag"),
+			IPAddress:      str(d, "ip_address", "ipAddress"),
+			ActivationTime: str(d, "activation_time", "activationTime"),
+		}
+	}
+	return devs, nil
+}
+
+// either returns the first non-nil of a and b, or "".
+func either(a, b *string) string {
+	switch {
+	case a != nil:
+		return *a
+	case b != nil:
+		return *b
+	}
+	return ""
 }
