@@ -1,0 +1,343 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
+)
+
+func TestParseScenarios(t *testing.T) {
+	got, err := ParseScenarios(" 200,1000, 1000x10,200,5X1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Scenario{
+		{Name: "200", N: 200, Licenses: 1, Reps: 5},
+		{Name: "1000", N: 1000, Licenses: 1, Reps: 1},
+		{Name: "1000x10", N: 1000, Licenses: 10, Reps: 1},
+		{Name: "5", N: 5, Licenses: 1, Reps: 5},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	got, _ = ParseScenarios("20", 2)
+	if got[0].Reps != 2 {
+		t.Errorf("reps = %d, want 2", got[0].Reps)
+	}
+	for _, bad := range []string{"", "0", "x", "abc", "10x0", "10x11", "10x"} {
+		if _, err := ParseScenarios(bad, 0); err == nil {
+			t.Errorf("ParseScenarios(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestParseVariantsAndRotate(t *testing.T) {
+	vs, err := ParseVariants("keymint,noop,terraform_data,keymint+logoff,noop+provlogoff,noop+sdklogoff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 6 || vs[3].Kind != KindKeymint || !reflect.DeepEqual(vs[4].Env, []string{"TF_LOG_PROVIDER=off"}) ||
+		len(vs[3].Env) != 4 || len(vs[5].Env) != 3 || vs[0].Env != nil {
+		t.Errorf("variants = %+v", vs)
+	}
+	for _, bad := range []string{"", "aws", "noop+quiet"} {
+		if _, err := ParseVariants(bad); err == nil {
+			t.Errorf("ParseVariants(%q) succeeded", bad)
+		}
+	}
+
+	vs, _ = ParseVariants(DefaultVariants)
+	names := func(vs []Variant) string {
+		var n []string
+		for _, v := range vs {
+			n = append(n, v.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	for r, want := range []string{
+		"keymint,noop,terraform_data", "noop,terraform_data,keymint", "terraform_data,keymint,noop", "keymint,noop,terraform_data",
+	} {
+		if got := names(rotate(vs, r)); got != want {
+			t.Errorf("round %d: %s, want %s", r, got, want)
+		}
+	}
+}
+
+func TestTerraformConfig(t *testing.T) {
+	keys := licenseKeys("7x2", 2)
+	if len(keys[0]) < 23 {
+		t.Errorf("license key %q is shorter than the API accepts", keys[0])
+	}
+	km := terraformConfig(KindKeymint, benchProduct, keys, 7)
+	for _, want := range []string{
+		`source = "keymint-dev/keymint"`, `provider "keymint" {}`, `resource "keymint_device_activation" "bench"`,
+		`"bench-0" = "` + keys[0] + `"`, `"bench-1" = "` + keys[1] + `"`, `"bench-6" = "` + keys[0] + `"`,
+	} {
+		if !strings.Contains(km, want) {
+			t.Errorf("keymint config lacks %q:\n%s", want, km)
+		}
+	}
+	if strings.Contains(km, "bench-7") {
+		t.Errorf("keymint config has more than 7 hosts")
+	}
+	td := terraformConfig(KindTerraformData, benchProduct, keys, 7)
+	if strings.Contains(td, "keymint") && strings.Contains(td, "required_providers") || !strings.Contains(td, `resource "terraform_data" "bench"`) {
+		t.Errorf("terraform_data config:\n%s", td)
+	}
+}
+
+func TestParsers(t *testing.T) {
+	for line, want := range map[string]string{
+		"2026/11/26 03:38:01 POST /get-key 200 1.234ms":       "/get-key",
+		"2026/11/26 03:38:01 GET /_local/health 200 35µs":     "/_local/health",
+		"2026/11/26 03:38:01 POST /activate-key dropped 12ms": "/activate-key",
+		"2026/11/26 03:38:01 shutting down":                   "",
+		"keymint-local listening on http://127.0.0.1:1":       "",
+	} {
+		got, ok := parseRequestLine(line)
+		if got != want || ok != (want != "") {
+			t.Errorf("parseRequestLine(%q) = %q, %v; want %q", line, got, ok, want)
+		}
+	}
+	stat := "4242 (terraform-provider (x)) S 1 4242 4242 0 -1 4194560 1000 0 0 0 150 25 0 0 20 0 12 0 99 0 0"
+	if ticks, ok := parseStatCPU(stat); !ok || ticks != 175 {
+		t.Errorf("parseStatCPU = %d, %v; want 175", ticks, ok)
+	}
+	if got := median([]time.Duration{3, 1, 2}); got != 2 {
+		t.Errorf("median = %v", got)
+	}
+	if got := median([]float64{4, 1, 2, 3}); got != 2.5 {
+		t.Errorf("median = %v", got)
+	}
+	if got := apiCalls(map[string]int{"/get-key": 2, "/key/activate": 1, "/_local/calls": 5}); got != 3 {
+		t.Errorf("apiCalls = %d", got)
+	}
+	if got := getKeyCalls(map[string]int{"/get-key": 2, "/key": 3, "/key/activate": 1}); got != 5 {
+		t.Errorf("getKeyCalls = %d", got)
+	}
+	if got := thousands("1000000"); got != "1,000,000" {
+		t.Errorf("thousands = %s", got)
+	}
+}
+
+// fakeRun is a run whose phases take the given seconds.
+func fakeRun(scenario, variant string, rep int, secs [3]float64, getKeys, calls int, rss int64) RunResult {
+	r := RunResult{Scenario: scenario, Variant: variant, Rep: rep, ProviderPeakRSS: rss, OtherCPU: -1}
+	for i, s := range secs {
+		r.Phases[i].Wall = time.Duration(s * float64(time.Second))
+		r.Phases[i].Calls = map[string]int{}
+	}
+	if calls > 0 {
+		r.Phases[Apply].Calls["/activate-key"] = calls - getKeys
+		r.Phases[Plan].Calls["/get-key"] = getKeys
+	}
+	return r
+}
+
+func TestReport(t *testing.T) {
+	scs, _ := ParseScenarios("200,1000,1000x10", 0)
+	vs, _ := ParseVariants(DefaultVariants)
+	rep := &Report{Date: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), CPUs: 2, OS: "linux", Arch: "amd64",
+		CLIVersion: "Terraform v1.5.7", Scenarios: scs, Variants: vs}
+	for i := 1; i <= 3; i++ {
+		rep.Runs = append(rep.Runs,
+			fakeRun("200", "keymint", i, [3]float64{2, 1, 2 + float64(i)}, 200, 1000, 40<<20),
+			fakeRun("200", "noop", i, [3]float64{2, 1, 2}, 0, 0, 30<<20),
+			fakeRun("200", "terraform_data", i, [3]float64{1, 0.5, 1}, 0, 0, 0))
+	}
+	rep.Runs = append(rep.Runs,
+		fakeRun("1000", "keymint", 1, [3]float64{10, 5, 10}, 1, 3001, 90<<20),
+		fakeRun("1000", "noop", 1, [3]float64{10, 5, 10}, 0, 0, 50<<20),
+		fakeRun("1000x10", "keymint", 1, [3]float64{10, 5, 10}, 10, 3010, 120<<20))
+
+	sums := rep.Summaries()
+	if len(sums) != 6 {
+		t.Fatalf("%d summaries, want 6", len(sums))
+	}
+	km := sums[0]
+	if km.Variant.Name != "keymint" || km.Total != 7*time.Second || km.Phase[Destroy] != 4*time.Second ||
+		math.Abs(km.Ratio-7.0/5) > 1e-9 || km.PhaseRatio[Destroy] != 2 || km.GetKeyPerPlan != 200 ||
+		km.CallsPerResource != 5 || km.PeakRSS != 40<<20 || math.Abs(km.Spread-2.0/7) > 1e-9 {
+		t.Errorf("keymint summary = %+v", km)
+	}
+	if x10 := sums[5]; x10.Scenario.Name != "1000x10" || !math.IsNaN(x10.Ratio) {
+		t.Errorf("a scenario without a floor has ratio %v", x10.Ratio)
+	}
+
+	targets := rep.Targets()
+	var status []string
+	for _, tg := range targets {
+		status = append(status, tg.Status())
+	}
+	if want := []string{"FAIL", "FAIL", "PASS", "FAIL"}; !reflect.DeepEqual(status, want) {
+		t.Errorf("target status = %v, want %v: %+v", status, want, targets)
+	}
+	if !strings.Contains(targets[3].Measured, "90.0 MB (1000)") || !strings.Contains(targets[3].Measured, "120.0 MB (1000x10)") {
+		t.Errorf("RSS target measured %q", targets[3].Measured)
+	}
+
+	md := rep.Markdown()
+	for _, want := range []string{
+		"# Benchmarks", "2026-01-02 03:04 UTC", "2 CPUs", "Terraform v1.5.7", "make bench",
+		"| 200 on 1 license | keymint | 3 | 2.00 | 1.00 | 4.00 | 7.00 | 1.40× | 1.00× / 1.00× / 2.00× | 200 | 5.00 | 40.0 |",
+		"| 200 on 1 license | terraform_data | 3 |", "| 1,000 over 10 licenses | keymint |",
+		"**FAIL**: apply + plan + destroy of 200 activations within 1.10× of the no-op floor: 1.40×",
+		"**PASS**: a plan of 1,000 activations of one license makes exactly 1 get-key call",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+
+	empty := &Report{Scenarios: scs[:1], Variants: vs}
+	for _, tg := range empty.Targets() {
+		if tg.Status() != "not measured" {
+			t.Errorf("target %q without runs: %s", tg.Goal, tg.Status())
+		}
+	}
+}
+
+// TestServerCallCounting checks that both ways of counting API calls, the
+// server's endpoint and its request log, agree.
+func TestServerCallCounting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts keymint-local")
+	}
+	dir := t.TempDir()
+	bin, err := clirun.BuildBinary(t.Context(), dir, "keymint-local", "./internal/localserver/cmd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := licenseKeys("count", 1)
+	srv, err := startServer(t.Context(), bin, dir, "at_bench_test_token_0123456789", benchProduct, benchCustomer, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.stop()
+	if srv.mode != CountEndpoint {
+		t.Logf("keymint-local has no GET /_local/calls: only the request log is tested")
+	}
+	post := func(path string, body map[string]string) {
+		data, _ := json.Marshal(body)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.url+path, bytes.NewReader(data))
+		req.Header.Set("Authorization", "Bearer "+srv.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %s", path, resp.Status)
+		}
+	}
+	counters := map[string]func() (map[string]int, error){
+		"log": func() (map[string]int, error) { srv.mode = CountLog; return srv.calls(t.Context()) },
+	}
+	if srv.mode == CountEndpoint {
+		counters["endpoint"] = func() (map[string]int, error) { srv.mode = CountEndpoint; return srv.calls(t.Context()) }
+	}
+	before := map[string]map[string]int{}
+	for name, count := range counters {
+		if before[name], err = count(); err != nil {
+			t.Fatal(name, err)
+		}
+	}
+	for i := range 3 {
+		post("/activate-key", map[string]string{"productId": benchProduct, "licenseKey": keys[0], "hostId": hostID(i)})
+	}
+	for range 2 {
+		post("/get-key", map[string]string{"productId": benchProduct, "licenseKey": keys[0]})
+	}
+	rows, err := srv.seats(t.Context())
+	if err != nil || len(rows) != 3 {
+		t.Errorf("seats: %v, %v", rows, err)
+	}
+	for name, count := range counters {
+		after, err := count()
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		d := diffCalls(before[name], after)
+		if d["/activate-key"] != 3 || d["/get-key"] != 2 || apiCalls(d) != 5 {
+			t.Errorf("%s: calls = %v, want 3 activations and 2 get-key", name, d)
+		}
+	}
+	if cpu := processCPU(srv.pid()); runtime.GOOS == "linux" && cpu < 0 {
+		t.Errorf("server CPU = %v", cpu)
+	}
+}
+
+// TestQuick runs the -quick scenario end to end through the real CLI.
+func TestQuick(t *testing.T) {
+	cli := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if cli == "" {
+		t.Skip("TF_ACC_TERRAFORM_PATH is not set (make test sets it to the pinned Terraform)")
+	}
+	if testing.Short() {
+		t.Skip("runs the CLI for a while")
+	}
+	scs, _ := ParseScenarios(QuickScenarios, 1)
+	vs, _ := ParseVariants(DefaultVariants)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	rep, err := Run(ctx, Config{Terraform: cli, Scenarios: scs, Variants: vs, NoWarmup: true, Quick: true, Progress: &progress})
+	t.Log(progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := scs[0].N
+	byVariant := map[string]Summary{}
+	for _, s := range rep.Summaries() {
+		byVariant[s.Variant.Name] = s
+	}
+	if len(byVariant) != 3 {
+		t.Fatalf("summaries for %d variants, want 3: %v", len(byVariant), byVariant)
+	}
+	km, noop, td := byVariant["keymint"], byVariant["noop"], byVariant["terraform_data"]
+	if km.CallsPerResource < 2 || km.GetKeyPerPlan < 1 {
+		t.Errorf("keymint made %.2f API calls per resource and %.0f get-key calls per plan", km.CallsPerResource, km.GetKeyPerPlan)
+	}
+	for _, run := range rep.Runs {
+		if run.Variant == "keymint" {
+			if got := run.Phases[Apply].Calls["/activate-key"] + run.Phases[Apply].Calls["/key/activate"]; got != n {
+				t.Errorf("keymint apply made %d activations, want %d: %v", got, n, run.Phases[Apply].Calls)
+			}
+			if got := run.Phases[Destroy].Calls["/deactivate-key"] + run.Phases[Destroy].Calls["/key/deactivate"]; got != n {
+				t.Errorf("keymint destroy made %d deactivations, want %d: %v", got, n, run.Phases[Destroy].Calls)
+			}
+		} else if run.APICalls() != 0 {
+			t.Errorf("%s made API calls: %+v", run.Variant, run.Phases)
+		}
+	}
+	if noop.CallsPerResource != 0 || td.CallsPerResource != 0 {
+		t.Errorf("noop and terraform_data made API calls: %.2f, %.2f per resource", noop.CallsPerResource, td.CallsPerResource)
+	}
+	if runtime.GOOS == "linux" && (km.PeakRSS == 0 || noop.PeakRSS == 0 || td.PeakRSS != 0) {
+		t.Errorf("peak RSS: keymint %d, noop %d, terraform_data %d; want the first two > 0", km.PeakRSS, noop.PeakRSS, td.PeakRSS)
+	}
+	if math.IsNaN(km.Ratio) || km.Total <= 0 || noop.Ratio != 1 {
+		t.Errorf("ratios: keymint %v, noop %v", km.Ratio, noop.Ratio)
+	}
+	md := rep.Markdown()
+	for _, v := range []string{"keymint", "noop", "terraform_data"} {
+		if !strings.Contains(md, fmt.Sprintf("| %d on 1 license | %s |", n, v)) {
+			t.Errorf("the table has no row for %s:\n%s", v, md)
+		}
+	}
+	if !strings.Contains(md, "Smoke run") || !strings.Contains(md, "## Targets") {
+		t.Errorf("Markdown:\n%s", md)
+	}
+}

@@ -1,0 +1,342 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Summary is one variant in one scenario, over its repetitions.
+type Summary struct {
+	Scenario Scenario
+	Variant  Variant
+	Reps     int
+	// Phase and Total are median wall times; Total is the median of the
+	// per-repetition sums.
+	Phase [3]time.Duration
+	Total time.Duration
+	// Ratio and PhaseRatio divide Total and Phase by the floor's (NaN when
+	// the floor was not run).
+	Ratio      float64
+	PhaseRatio [3]float64
+	// Spread is (max - min) / median of the totals: the noise.
+	Spread float64
+	// GetKeyPerPlan is the median number of /get-key calls in a plan.
+	GetKeyPerPlan float64
+	// CallsPerResource is the median number of API calls over the three
+	// phases, divided by N.
+	CallsPerResource float64
+	// PeakRSS is the largest provider VmHWM over the repetitions, in bytes
+	// (0: no provider process).
+	PeakRSS int64
+	// CPU, ProviderCPU and ServerCPU are medians over the repetitions of the
+	// CPU time of CLI + providers, of the providers alone, and of
+	// keymint-local.
+	CPU, ProviderCPU, ServerCPU time.Duration
+	// CPURatio divides CPU by the floor's (NaN when the floor was not run).
+	CPURatio float64
+	// OtherLoad is the median number of CPUs the rest of the machine kept
+	// busy during the runs (-1 if unknown): the competition.
+	OtherLoad float64
+}
+
+// Summaries returns one Summary per scenario and variant that has runs, in
+// the order of the scenarios and variants.
+func (r *Report) Summaries() []Summary {
+	var out []Summary
+	for _, sc := range r.Scenarios {
+		var floor *Summary
+		var rows []Summary
+		for _, v := range r.Variants {
+			var runs []RunResult
+			for _, run := range r.Runs {
+				if run.Scenario == sc.Name && run.Variant == v.Name {
+					runs = append(runs, run)
+				}
+			}
+			if len(runs) == 0 {
+				continue
+			}
+			s := summarize(sc, v, runs)
+			rows = append(rows, s)
+			if v.Name == FloorVariant {
+				floor = &rows[len(rows)-1]
+			}
+		}
+		for i := range rows {
+			s := &rows[i]
+			s.Ratio, s.CPURatio = math.NaN(), math.NaN()
+			for p := range s.PhaseRatio {
+				s.PhaseRatio[p] = math.NaN()
+			}
+			if floor != nil {
+				s.Ratio = ratio(s.Total, floor.Total)
+				s.CPURatio = ratio(s.CPU, floor.CPU)
+				for p := range s.Phase {
+					s.PhaseRatio[p] = ratio(s.Phase[p], floor.Phase[p])
+				}
+			}
+		}
+		out = append(out, rows...)
+	}
+	return out
+}
+
+func summarize(sc Scenario, v Variant, runs []RunResult) Summary {
+	s := Summary{Scenario: sc, Variant: v, Reps: len(runs)}
+	durations := func(f func(RunResult) time.Duration) []time.Duration {
+		d := make([]time.Duration, len(runs))
+		for i, r := range runs {
+			d[i] = f(r)
+		}
+		return d
+	}
+	numbers := func(f func(RunResult) float64) []float64 {
+		d := make([]float64, len(runs))
+		for i, r := range runs {
+			d[i] = f(r)
+		}
+		return d
+	}
+	for _, ph := range Phases {
+		s.Phase[ph] = median(durations(func(r RunResult) time.Duration { return r.Phases[ph].Wall }))
+	}
+	totals := durations(RunResult.Total)
+	s.Total = median(totals)
+	if s.Total > 0 {
+		s.Spread = float64(slices.Max(totals)-slices.Min(totals)) / float64(s.Total)
+	}
+	s.GetKeyPerPlan = median(numbers(func(r RunResult) float64 { return float64(getKeyCalls(r.Phases[Plan].Calls)) }))
+	s.CallsPerResource = median(numbers(func(r RunResult) float64 { return float64(r.APICalls()) / float64(sc.N) }))
+	for _, r := range runs {
+		s.PeakRSS = max(s.PeakRSS, r.ProviderPeakRSS)
+	}
+	s.CPU = median(durations(RunResult.CPU))
+	s.ProviderCPU = median(durations(func(r RunResult) time.Duration { return r.ProviderCPU }))
+	s.ServerCPU = median(durations(func(r RunResult) time.Duration { return r.ServerCPU }))
+	s.OtherLoad = median(numbers(RunResult.OtherLoad))
+	return s
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return math.NaN()
+	}
+	return float64(a) / float64(b)
+}
+
+// median returns the median of values (the mean of the middle two for an
+// even count).
+func median[T time.Duration | float64](values []T) T {
+	if len(values) == 0 {
+		return 0
+	}
+	v := slices.Clone(values)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// Target is one of the goals the benchmark reports on.
+type Target struct {
+	// Goal says what is wanted.
+	Goal string
+	// Measured says what was measured; "" when the scenario was not run.
+	Measured string
+	// Met is whether the goal was met (false when not measured).
+	Met bool
+}
+
+// Status is PASS, FAIL or "not measured".
+func (t Target) Status() string {
+	switch {
+	case t.Measured == "":
+		return "not measured"
+	case t.Met:
+		return "PASS"
+	default:
+		return "FAIL"
+	}
+}
+
+// Target thresholds.
+const (
+	targetRatio    = 1.10
+	targetRatioN   = 200
+	targetPeakRSS  = 100 << 20
+	targetRSSN     = 1000
+	targetGetKeyNs = "200,1000"
+)
+
+// Targets evaluates the goals of the benchmark against the report.
+func (r *Report) Targets() []Target {
+	find := func(scenario, variant string) *Summary {
+		for _, s := range r.Summaries() {
+			if s.Scenario.Name == scenario && s.Variant.Name == variant {
+				return &s
+			}
+		}
+		return nil
+	}
+	var out []Target
+
+	t := Target{Goal: fmt.Sprintf("apply + plan + destroy of %d activations within %.2f× of the no-op floor", targetRatioN, targetRatio)}
+	if s := find(fmt.Sprint(targetRatioN), string(KindKeymint)); s != nil && !math.IsNaN(s.Ratio) {
+		t.Measured = fmt.Sprintf("%.2f× (%.2fs vs %.2fs; CPU time %s)", s.Ratio, s.Total.Seconds(), s.Total.Seconds()/s.Ratio, fmtRatio(s.CPURatio))
+		t.Met = s.Ratio <= targetRatio
+	}
+	out = append(out, t)
+
+	for _, n := range strings.Split(targetGetKeyNs, ",") {
+		t := Target{Goal: fmt.Sprintf("a plan of %s activations of one license makes exactly 1 get-key call", thousands(n))}
+		if s := find(n, string(KindKeymint)); s != nil {
+			t.Measured = trimFloat(s.GetKeyPerPlan) + " get-key call"
+			if s.GetKeyPerPlan != 1 {
+				t.Measured += "s"
+			}
+			t.Met = s.GetKeyPerPlan == 1
+		}
+		out = append(out, t)
+	}
+
+	t = Target{Goal: fmt.Sprintf("N = %s: the provider's peak RSS under %d MB", thousands(fmt.Sprint(targetRSSN)), targetPeakRSS>>20)}
+	var measured []string
+	met := true
+	for _, sc := range r.Scenarios {
+		if sc.N != targetRSSN {
+			continue
+		}
+		if s := find(sc.Name, string(KindKeymint)); s != nil && s.PeakRSS > 0 {
+			measured = append(measured, fmt.Sprintf("%.1f MB (%s)", mb(s.PeakRSS), sc.Name))
+			met = met && s.PeakRSS < targetPeakRSS
+		}
+	}
+	if len(measured) > 0 {
+		t.Measured, t.Met = strings.Join(measured, ", "), met
+	}
+	out = append(out, t)
+	return out
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+func trimFloat(f float64) string {
+	if f == math.Trunc(f) {
+		return fmt.Sprintf("%.0f", f)
+	}
+	return fmt.Sprintf("%.1f", f)
+}
+
+// thousands writes a decimal number with a comma every three digits.
+func thousands(n string) string {
+	if len(n) <= 3 {
+		return n
+	}
+	return thousands(n[:len(n)-3]) + "," + n[len(n)-3:]
+}
+
+func fmtRatio(f float64) string {
+	if math.IsNaN(f) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", f)
+}
+
+// Markdown renders the report: the environment, the results table, the CPU
+// table and the targets.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	b.WriteString("# Benchmarks\n\n")
+	if r.Quick {
+		b.WriteString("**Smoke run (-quick): too small to judge the targets by.**\n\n")
+	}
+	b.WriteString("Written by `make bench` (`go run ./internal/bench/cmd`); rerun it rather than editing this file.\n\n")
+	fmt.Fprintf(&b, "- Date: %s\n", r.Date.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- Machine: %s/%s, %d CPUs", r.OS, r.Arch, r.CPUs)
+	if r.LoadStart != "" {
+		fmt.Fprintf(&b, " (load average %s before, %s after)", r.LoadStart, orDash(r.LoadEnd))
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "- CLI: %s; Go: %s; provider source: %s\n", orDash(r.CLIVersion), orDash(r.GoVersion), orDash(r.Source))
+	fmt.Fprintf(&b, "- Server: keymint-local on loopback, API calls counted through its %s\n", orDash(r.CallCounting))
+	fmt.Fprintf(&b, "- Duration of the run: %s\n\n", r.Elapsed.Round(time.Second))
+
+	b.WriteString("Each repetition runs every variant in a fresh workspace, in an order rotated from one repetition to " +
+		"the next: `apply -auto-approve`, `plan -detailed-exitcode` (which must find no change) and " +
+		"`destroy -auto-approve`, with Terraform's default parallelism (10). Times are medians of wall time; " +
+		"× floor divides by the `noop` variant's (a provider on the same framework and protocol with the same schema " +
+		"that makes no API call), so it shows what the provider's own work costs. `terraform_data` lives inside the " +
+		"CLI and pays no plugin cost at all: a reference, not a target.\n\n")
+
+	b.WriteString("| Scenario | Variant | Reps | apply s | plan s | destroy s | total s | × floor (total) | × floor (apply / plan / destroy) | get-key / plan | API calls / resource | provider peak RSS MB |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	sums := r.Summaries()
+	for _, s := range sums {
+		rss := "–"
+		if s.PeakRSS > 0 {
+			rss = fmt.Sprintf("%.1f", mb(s.PeakRSS))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %.2f | %.2f | %.2f | %s | %s / %s / %s | %s | %.2f | %s |\n",
+			scenarioLabel(s.Scenario), s.Variant.Name, s.Reps,
+			s.Phase[Apply].Seconds(), s.Phase[Plan].Seconds(), s.Phase[Destroy].Seconds(), s.Total.Seconds(),
+			fmtRatio(s.Ratio), fmtRatio(s.PhaseRatio[Apply]), fmtRatio(s.PhaseRatio[Plan]), fmtRatio(s.PhaseRatio[Destroy]),
+			trimFloat(s.GetKeyPerPlan), s.CallsPerResource, rss)
+	}
+
+	b.WriteString("\nCPU time, medians in seconds over apply + plan + destroy: CLI + provider is the CLI and every " +
+		"process it waited for, provider the provider processes alone (sampled), keymint-local the server. CPU time " +
+		"varies less than wall time when other work competes for the CPUs: other load is how many CPUs the rest of " +
+		"the machine kept busy meanwhile, and spread is (max − min) / median of the total wall times.\n\n")
+	b.WriteString("| Scenario | Variant | CLI + provider CPU s | × floor (CPU) | provider CPU s | keymint-local CPU s | other load (CPUs) | spread |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|\n")
+	for _, s := range sums {
+		other := "–"
+		if s.OtherLoad >= 0 {
+			other = fmt.Sprintf("%.2f", s.OtherLoad)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %s | %.2f | %.2f | %s | %.0f%% |\n", scenarioLabel(s.Scenario), s.Variant.Name,
+			s.CPU.Seconds(), fmtRatio(s.CPURatio), s.ProviderCPU.Seconds(), s.ServerCPU.Seconds(), other, 100*s.Spread)
+	}
+
+	b.WriteString("\n## Targets\n\nReported, not asserted: timings depend on the machine.\n\n")
+	for _, t := range r.Targets() {
+		measured := ""
+		if t.Measured != "" {
+			measured = ": " + t.Measured
+		}
+		fmt.Fprintf(&b, "- **%s**: %s%s\n", t.Status(), t.Goal, measured)
+	}
+	b.WriteString("\n<details><summary>Every run</summary>\n\n")
+	b.WriteString("| Scenario | Rep | Order | Variant | apply s | plan s | destroy s | total s | CPU s | API calls | provider processes | other load (CPUs) |\n")
+	b.WriteString("|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, run := range r.Runs {
+		other := "–"
+		if l := run.OtherLoad(); l >= 0 {
+			other = fmt.Sprintf("%.2f", l)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %d | %s |\n", run.Scenario, run.Rep, run.Position,
+			run.Variant, run.Phases[Apply].Wall.Seconds(), run.Phases[Plan].Wall.Seconds(), run.Phases[Destroy].Wall.Seconds(),
+			run.Total().Seconds(), run.CPU().Seconds(), run.APICalls(), run.ProviderProcesses, other)
+	}
+	b.WriteString("\n</details>\n")
+	b.WriteString("\nRerun with `make bench` (or `go run ./internal/bench/cmd -h` for scenarios, repetitions and variants).\n")
+	return b.String()
+}
+
+func scenarioLabel(sc Scenario) string {
+	if sc.Licenses > 1 {
+		return fmt.Sprintf("%s over %d licenses", thousands(fmt.Sprint(sc.N)), sc.Licenses)
+	}
+	return fmt.Sprintf("%s on 1 license", thousands(fmt.Sprint(sc.N)))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
