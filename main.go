@@ -2,12 +2,10 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-
+	"github.com/keymint-dev/terraform-provider-keymint/internal/pluginserver"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/provider"
 )
 
@@ -22,11 +20,7 @@ func main() {
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
 
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
-		Address: registryAddress,
-		Debug:   debug,
-	})
-	if err != nil {
+	if err := pluginserver.Serve(provider.New(version), registryAddress, debug); err != nil {
 		log.Fatal(err)
 	}
 }

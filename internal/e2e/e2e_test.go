@@ -231,7 +231,5 @@ func (e *env) expectPlanEmpty(ctx context.Context) {
 	}
 }
 
-func (e *env) secrets() []string { return []string{e.token, e.key} }
-
 // logFile is where TF_LOG output of the test goes.
 func logFile(t *testing.T) string { return filepath.Join(t.TempDir(), "terraform.log") }

@@ -354,7 +354,7 @@ func (c *Client) call(ctx context.Context, op string, r request) (map[string]jso
 		"operation": op,
 		"method":    r.method,
 		"path":      r.path,
-		"body":      redact(string(payload), secrets...),
+		"body":      logBody(payload, secrets),
 	})
 	start := time.Now()
 	resp, err := c.http.Do(req)
@@ -374,7 +374,7 @@ func (c *Client) call(ctx context.Context, op string, r request) (map[string]jso
 		"path":        r.path,
 		"status":      resp.StatusCode,
 		"duration_ms": time.Since(start).Milliseconds(),
-		"body":        truncate(redact(string(raw), secrets...), 4096),
+		"body":        logBody(raw, secrets),
 	})
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -414,6 +414,20 @@ func redact(s string, secrets ...string) string {
 		}
 	}
 	return s
+}
+
+// maxLoggedBody bounds the body logged with a request or answer.
+const maxLoggedBody = 4096
+
+// logBody is the start of a body, with secrets masked, for the debug log.
+// It masks a window a little longer than what it keeps, so that a secret
+// that straddles the cut is masked too.
+func logBody(body []byte, secrets []string) string {
+	window := maxLoggedBody
+	for _, s := range secrets {
+		window += len(s)
+	}
+	return truncate(redact(string(body[:min(len(body), window)]), secrets...), maxLoggedBody)
 }
 
 func truncate(s string, n int) string {

@@ -391,3 +391,15 @@ func TestGenerationTwoPaths(t *testing.T) {
 		t.Errorf("DevicesRemoved = %v", d.DevicesRemoved)
 	}
 }
+
+func TestLogBodyMasksAcrossTheCut(t *testing.T) {
+	// The key straddles the 4,096-byte cut: no part of it may show.
+	body := []byte(strings.Repeat("x", maxLoggedBody-10) + testKey + strings.Repeat("y", 100))
+	got := logBody(body, []string{testToken, testKey})
+	if strings.Contains(got, testKey[:10]) {
+		t.Errorf("the logged body shows the start of the key: …%s", got[len(got)-40:])
+	}
+	if len(got) > maxLoggedBody+len("…(truncated)") {
+		t.Errorf("logged body is %d bytes", len(got))
+	}
+}

@@ -5,19 +5,16 @@
 package main
 
 import (
-	"context"
 	"log"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-
 	"github.com/keymint-dev/terraform-provider-keymint/internal/bench/noopprovider"
+	"github.com/keymint-dev/terraform-provider-keymint/internal/pluginserver"
 )
 
+// main serves the floor exactly as the real provider is served (logging
+// policy, context releases), so that the two differ only in their own work.
 func main() {
-	err := providerserver.Serve(context.Background(), noopprovider.New, providerserver.ServeOpts{
-		Address: "registry.terraform.io/keymint-dev/keymint",
-	})
-	if err != nil {
+	if err := pluginserver.Serve(noopprovider.New, "registry.terraform.io/keymint-dev/keymint", false); err != nil {
 		log.Fatal(err)
 	}
 }
