@@ -156,27 +156,11 @@ func (r *deviceActivationResource) Create(ctx context.Context, req resource.Crea
 	productID, key, hostID := plan.ProductID.ValueString(), plan.LicenseKey.ValueString(), plan.HostID.ValueString()
 	in := keymint.ActivateInput{ProductID: productID, LicenseKey: key, HostID: hostID, DeviceTag: plan.DeviceTag.ValueString()}
 
-	act, err := client.Activate(ctx, in)
-	if err != nil {
-		if keymint.IsSeatLimitReached(err) {
-			r.addSeatLimitError(ctx, &plan, err, resp)
-			return
-		}
-		if outcomeUnknown(err) {
-			r.keepUncertain(ctx, &plan, resp)
-		}
-		resp.Diagnostics.Append(apiErrorDiagnostic("create", plan.what(), err))
+	act, dev, found, ok := r.activateAndRead(ctx, &plan, in, "create", resp)
+	if !ok {
 		return
 	}
-
-	lic, err := client.GetKey(ctx, productID, key)
-	if err != nil {
-		r.keepUncertain(ctx, &plan, resp)
-		resp.Diagnostics.Append(apiErrorDiagnostic("read back", plan.what(), err))
-		return
-	}
-	dev, ok := lic.Device(hostID)
-	if ok && dev.DeviceTag != in.DeviceTag {
+	if found && dev.DeviceTag != in.DeviceTag {
 		// The host already held a seat under another tag, and re-activation
 		// keeps the old tag. Activate it afresh so the server holds what the
 		// configuration says.
@@ -185,25 +169,11 @@ func (r *deviceActivationResource) Create(ctx context.Context, req resource.Crea
 			resp.Diagnostics.Append(apiErrorDiagnostic("re-tag", plan.what(), err))
 			return
 		}
-		if act, err = client.Activate(ctx, in); err != nil {
-			if keymint.IsSeatLimitReached(err) {
-				r.addSeatLimitError(ctx, &plan, err, resp)
-				return
-			}
-			if outcomeUnknown(err) {
-				r.keepUncertain(ctx, &plan, resp)
-			}
-			resp.Diagnostics.Append(apiErrorDiagnostic("re-tag", plan.what(), err))
+		if act, dev, found, ok = r.activateAndRead(ctx, &plan, in, "re-tag", resp); !ok {
 			return
 		}
-		if lic, err = client.GetKey(ctx, productID, key); err != nil {
-			r.keepUncertain(ctx, &plan, resp)
-			resp.Diagnostics.Append(apiErrorDiagnostic("read back", plan.what(), err))
-			return
-		}
-		dev, ok = lic.Device(hostID)
 	}
-	if !ok {
+	if !found {
 		resp.Diagnostics.AddError("Activation did not take effect",
 			fmt.Sprintf("KeyMint accepted %s, but the license does not list the host among its devices. "+
 				"Run the command again; if it persists, check the license in KeyMint.", plan.what()))
@@ -215,6 +185,33 @@ func (r *deviceActivationResource) Create(ctx context.Context, req resource.Crea
 	plan.LicenseeEmail = types.StringValue(act.LicenseeEmail)
 	setDevice(&plan, dev)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// activateAndRead activates in and reads the license back, reporting any
+// failure in resp (action names the step in messages). found tells whether
+// the license lists the host; ok is false when the caller must stop.
+func (r *deviceActivationResource) activateAndRead(ctx context.Context, m *deviceActivationModel, in keymint.ActivateInput, action string, resp *resource.CreateResponse) (act *keymint.Activation, dev keymint.Device, found, ok bool) {
+	client := r.data.client
+	act, err := client.Activate(ctx, in)
+	if err != nil {
+		switch {
+		case keymint.IsSeatLimitReached(err):
+			r.addSeatLimitError(ctx, m, err, resp)
+			return nil, dev, false, false
+		case outcomeUnknown(err):
+			r.keepUncertain(ctx, m, resp)
+		}
+		resp.Diagnostics.Append(apiErrorDiagnostic(action, m.what(), err))
+		return nil, dev, false, false
+	}
+	lic, err := client.GetKey(ctx, in.ProductID, in.LicenseKey)
+	if err != nil {
+		r.keepUncertain(ctx, m, resp)
+		resp.Diagnostics.Append(apiErrorDiagnostic("read back", m.what(), err))
+		return nil, dev, false, false
+	}
+	dev, found = lic.Device(in.HostID)
+	return act, dev, found, true
 }
 
 // outcomeUnknown reports an activation error after which the seat may or may
