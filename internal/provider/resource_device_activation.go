@@ -180,7 +180,7 @@ func (r *deviceActivationResource) Create(ctx context.Context, req resource.Crea
 		return
 	}
 
-	plan.ID = types.StringValue(activationID(productID, key, hostID))
+	plan.ID = types.StringValue(ActivationID(productID, key, hostID))
 	plan.LicenseeName = types.StringValue(act.LicenseeName)
 	plan.LicenseeEmail = types.StringValue(act.LicenseeEmail)
 	setDevice(&plan, dev)
@@ -228,7 +228,7 @@ func outcomeUnknown(err error) bool {
 // all is never lost track of. Deactivating a host that holds no seat is
 // harmless.
 func (r *deviceActivationResource) keepUncertain(ctx context.Context, m *deviceActivationModel, resp *resource.CreateResponse) {
-	m.ID = types.StringValue(activationID(m.ProductID.ValueString(), m.LicenseKey.ValueString(), m.HostID.ValueString()))
+	m.ID = types.StringValue(ActivationID(m.ProductID.ValueString(), m.LicenseKey.ValueString(), m.HostID.ValueString()))
 	for _, v := range []*types.String{&m.ActivationTime, &m.IPAddress, &m.LicenseeName, &m.LicenseeEmail} {
 		if v.IsUnknown() {
 			*v = types.StringValue("")
@@ -306,7 +306,7 @@ func (r *deviceActivationResource) Read(ctx context.Context, req resource.ReadRe
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	state.ID = types.StringValue(activationID(productID, key, hostID))
+	state.ID = types.StringValue(ActivationID(productID, key, hostID))
 	setDevice(&state, dev)
 	if lic.Customer != nil {
 		state.LicenseeName = types.StringValue(lic.Customer.Name)
@@ -366,7 +366,7 @@ func (r *deviceActivationResource) ImportState(ctx context.Context, req resource
 		return
 	}
 	m := deviceActivationModel{
-		ID:             types.StringValue(activationID(productID, key, hostID)),
+		ID:             types.StringValue(ActivationID(productID, key, hostID)),
 		ProductID:      types.StringValue(productID),
 		LicenseKey:     types.StringValue(key),
 		HostID:         types.StringValue(hostID),

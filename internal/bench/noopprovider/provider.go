@@ -15,8 +15,6 @@ package noopprovider
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -107,8 +105,7 @@ func (r *deviceActivation) Create(ctx context.Context, req resource.CreateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	sum := sha256.Sum256([]byte(m.ProductID.ValueString() + "\x00" + m.LicenseKey.ValueString()))
-	m.ID = types.StringValue(m.ProductID.ValueString() + "/" + hex.EncodeToString(sum[:8]) + "/" + m.HostID.ValueString())
+	m.ID = types.StringValue(kmprovider.ActivationID(m.ProductID.ValueString(), m.LicenseKey.ValueString(), m.HostID.ValueString()))
 	m.ActivationTime = types.StringValue(ActivationTime)
 	m.IPAddress = types.StringValue(IPAddress)
 	m.LicenseeName = types.StringValue(LicenseeName)
