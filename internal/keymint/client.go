@@ -285,6 +285,13 @@ func (c *Client) GetKey(ctx context.Context, productID, licenseKey string) (*Lic
 	})
 }
 
+// GetKeyFresh reads a license with a request of its own, sharing nothing
+// with earlier reads: for counting what a license holds just before a change
+// that devices activated elsewhere may affect.
+func (c *Client) GetKeyFresh(ctx context.Context, productID, licenseKey string) (*License, error) {
+	return c.getKey(ctx, productID, licenseKey)
+}
+
 func (c *Client) getKey(ctx context.Context, productID, licenseKey string) (*License, error) {
 	req := request{path: c.paths.getKey, key: licenseKey}
 	if c.paths.getKeyByHeader {
