@@ -84,16 +84,16 @@ func (r *deviceActivationResource) Schema(_ context.Context, _ resource.SchemaRe
 				PlanModifiers: keep,
 			},
 			"product_id": schema.StringAttribute{
-				MarkdownDescription: fmt.Sprintf("KeyMint product ID (for example `prod_…`), %d to %d characters.", productIDMin, productIDMax),
+				MarkdownDescription: productIDDescription,
 				Required:            true,
-				Validators:          []validator.String{stringvalidator.UTF8LengthBetween(productIDMin, productIDMax)},
+				Validators:          productIDValidators,
 				PlanModifiers:       replace,
 			},
 			"license_key": schema.StringAttribute{
-				MarkdownDescription: fmt.Sprintf("License key to activate, %d to %d characters.", licenseKeyMin, licenseKeyMax),
+				MarkdownDescription: licenseKeyDescription("to activate"),
 				Required:            true,
 				Sensitive:           true,
-				Validators:          []validator.String{stringvalidator.UTF8LengthBetween(licenseKeyMin, licenseKeyMax)},
+				Validators:          licenseKeyValidators,
 				PlanModifiers:       replace,
 			},
 			"host_id": schema.StringAttribute{
@@ -134,16 +134,7 @@ func (r *deviceActivationResource) Schema(_ context.Context, _ resource.SchemaRe
 }
 
 func (r *deviceActivationResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data",
-			fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = dataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 func (r *deviceActivationResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
