@@ -29,6 +29,8 @@ import (
 const (
 	EnvTestProductID  = "KEYMINT_TEST_PRODUCT_ID"
 	EnvTestLicenseKey = "KEYMINT_TEST_LICENSE_KEY"
+	// EnvTestAllowReset=1 lets tests reset the live test license.
+	EnvTestAllowReset = "KEYMINT_TEST_ALLOW_RESET"
 	envAccessToken    = "KEYMINT_ACCESS_TOKEN"
 	envBaseURL        = "KEYMINT_BASE_URL"
 )
@@ -238,6 +240,34 @@ func NewLicense(t *testing.T, seats int) License {
 		t.Fatalf("adding a test license: %v", err)
 	}
 	return l
+}
+
+// NewLocalLicense adds a license shaped by shape to the local server (the
+// test is skipped when running live): for licenses that are unlimited,
+// blocked, expiring or without customer.
+func NewLocalLicense(t *testing.T, shape func(*localserver.LicenseSeed)) License {
+	t.Helper()
+	srv := RequireLocal(t)
+	l := License{
+		ProductID: "prod_acctest_" + randomHex(8),
+		Key:       "lk_acctest_" + randomHex(16),
+	}
+	seed := localserver.LicenseSeed{Key: l.Key}
+	shape(&seed)
+	if err := srv.AddLicense(l.ProductID, seed); err != nil {
+		t.Fatalf("adding a test license: %v", err)
+	}
+	return l
+}
+
+// RequireResettable skips a test that deactivates every device of its
+// license when running live, unless KEYMINT_TEST_ALLOW_RESET=1 says that the
+// test license holds no device that matters.
+func RequireResettable(t *testing.T) {
+	t.Helper()
+	if !Get(t).IsLocal() && os.Getenv(EnvTestAllowReset) != "1" {
+		t.Skipf("resets every device of the test license; set %s=1 to allow it on a live server", EnvTestAllowReset)
+	}
 }
 
 // HostID returns a host ID unique to this run, so that live runs never touch

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -38,6 +39,7 @@ const (
 var (
 	_ provider.Provider                   = (*keymintProvider)(nil)
 	_ provider.ProviderWithValidateConfig = (*keymintProvider)(nil)
+	_ provider.ProviderWithActions        = (*keymintProvider)(nil)
 )
 
 // keymintProvider is the provider implementation.
@@ -191,16 +193,27 @@ func (p *keymintProvider) Configure(ctx context.Context, req provider.ConfigureR
 	data := &providerData{client: client}
 	resp.ResourceData = data
 	resp.DataSourceData = data
+	resp.ActionData = data
 }
 
 func (p *keymintProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewDeviceActivationResource,
+		NewLicenseResetResource,
 	}
 }
 
 func (p *keymintProvider) DataSources(_ context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{
+		NewLicenseDataSource,
+	}
+}
+
+// Actions are invoked by Terraform 1.14 and later; older CLIs ignore them.
+func (p *keymintProvider) Actions(_ context.Context) []func() action.Action {
+	return []func() action.Action{
+		NewLicenseResetAction,
+	}
 }
 
 // userAgent names the provider, its version and the Terraform version.

@@ -16,6 +16,7 @@ package noopprovider
 import (
 	"context"
 
+	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -32,7 +33,7 @@ const (
 	LicenseeEmail  = "bench@licensee.test"
 )
 
-var _ provider.Provider = (*noopProvider)(nil)
+var _ provider.ProviderWithActions = (*noopProvider)(nil)
 
 // New returns the no-op provider.
 func New() provider.Provider {
@@ -57,11 +58,21 @@ func (p *noopProvider) Schema(ctx context.Context, req provider.SchemaRequest, r
 func (p *noopProvider) Configure(context.Context, provider.ConfigureRequest, *provider.ConfigureResponse) {
 }
 
+// Resources, DataSources and Actions: the no-op activation, and the real
+// provider's other types, present only so that Terraform loads the same
+// schema; the benchmark never uses them, and unconfigured they could not call
+// the API anyway.
 func (p *noopProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewDeviceActivationResource}
+	return []func() resource.Resource{NewDeviceActivationResource, kmprovider.NewLicenseResetResource}
 }
 
-func (p *noopProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
+func (p *noopProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{kmprovider.NewLicenseDataSource}
+}
+
+func (p *noopProvider) Actions(context.Context) []func() action.Action {
+	return []func() action.Action{kmprovider.NewLicenseResetAction}
+}
 
 var _ resource.Resource = (*deviceActivation)(nil)
 

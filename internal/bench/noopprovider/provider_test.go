@@ -42,6 +42,12 @@ func TestSchemasMatchTheRealProvider(t *testing.T) {
 	if len(want.ResourceSchemas) == 0 || !reflect.DeepEqual(noop.ResourceSchemas, want.ResourceSchemas) {
 		t.Errorf("resource schemas differ:\nnoop %v\nreal %v", noop.ResourceSchemas, want.ResourceSchemas)
 	}
+	if !reflect.DeepEqual(noop.DataSourceSchemas, want.DataSourceSchemas) {
+		t.Errorf("data source schemas differ:\nnoop %v\nreal %v", noop.DataSourceSchemas, want.DataSourceSchemas)
+	}
+	if !reflect.DeepEqual(noop.ActionSchemas, want.ActionSchemas) {
+		t.Errorf("action schemas differ:\nnoop %v\nreal %v", noop.ActionSchemas, want.ActionSchemas)
+	}
 	if !reflect.DeepEqual(noop.ServerCapabilities, want.ServerCapabilities) {
 		t.Errorf("server capabilities differ: %+v vs %+v", noop.ServerCapabilities, want.ServerCapabilities)
 	}
