@@ -34,6 +34,17 @@ variable "agents" {
   }
 }
 
+# Read when Terraform plans: the seats the license has left.
+data "keymint_license" "this" {
+  product_id  = var.product_id
+  license_key = var.license_key
+}
+
+locals {
+  # Agents that already hold a seat need no new one.
+  new_agents = setsubtract(keys(var.agents), data.keymint_license.this.devices[*].host_id)
+}
+
 resource "keymint_device_activation" "agent" {
   for_each = var.agents
 
@@ -41,6 +52,19 @@ resource "keymint_device_activation" "agent" {
   license_key = var.license_key
   host_id     = each.key
   device_tag  = each.value
+
+  lifecycle {
+    # Stop the plan, before any seat is taken, when the license cannot seat every agent.
+    precondition {
+      condition     = data.keymint_license.this.seats_available == null || try(data.keymint_license.this.seats_available >= length(local.new_agents), false)
+      error_message = "The license has ${coalesce(data.keymint_license.this.seats_available, 0)} free seats, but ${length(local.new_agents)} agents need one."
+    }
+  }
+}
+
+output "seats_free_when_planned" {
+  description = "Free seats of the license when Terraform planned (null: unlimited)."
+  value       = data.keymint_license.this.seats_available
 }
 
 output "activations" {

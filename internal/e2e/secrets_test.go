@@ -45,6 +45,19 @@ func TestSecretsNeverLogged(t *testing.T) {
 	e.writeFleet(2)
 	run(false, "destroy", "-auto-approve", "-input=false", "-no-color") // delete
 
+	// The data source and the reset, with a known key and then an unknown one.
+	if err := e.ws.WriteFile("main.tf", licenseConfig); err != nil {
+		t.Fatal(err)
+	}
+	run(false, "apply", "-auto-approve", "-input=false", "-no-color")
+	unknown := "LK-UNKNOWN-" + strings.ToUpper(randomHex(12))
+	e.ws.Setenv("TF_VAR_license_key=" + unknown)
+	run(true, "apply", "-auto-approve", "-input=false", "-no-color")
+	if !strings.Contains(outputs[len(outputs)-1], "Cannot read the license of product "+e.product) {
+		t.Fatalf("no not-found error naming the product:\n%s", outputs[len(outputs)-1])
+	}
+	e.ws.Setenv("TF_VAR_license_key=" + e.key)
+
 	wrong := "at_wrong_" + randomHex(16)
 	e.ws.Setenv("KEYMINT_ACCESS_TOKEN=" + wrong)
 	run(true, "apply", "-auto-approve", "-input=false", "-no-color") // 401
@@ -57,10 +70,11 @@ func TestSecretsNeverLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	logText := string(raw)
-	if !strings.Contains(logText, "KeyMint API request") || !strings.Contains(logText, e.product) {
+	if !strings.Contains(logText, "KeyMint API request") || !strings.Contains(logText, e.product) ||
+		!strings.Contains(logText, "devices_removed") {
 		t.Fatal("the TRACE log holds no provider request with its body; the test would prove nothing")
 	}
-	for _, secret := range []string{e.token, e.key, wrong} {
+	for _, secret := range []string{e.token, e.key, wrong, unknown} {
 		if i := strings.Index(logText, secret); i >= 0 {
 			t.Errorf("the TRACE log holds a secret: …%s…", logText[max(0, i-200):i])
 		}
@@ -72,3 +86,32 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	t.Logf("checked %d KiB of TRACE log and %d outputs", len(raw)/1024, len(outputs))
 }
+
+// licenseConfig reads the license and resets it.
+const licenseConfig = `
+terraform {
+  required_providers {
+    keymint = { source = "keymint-dev/keymint" }
+  }
+}
+
+variable "product_id" { type = string }
+variable "license_key" {
+  type      = string
+  sensitive = true
+}
+
+data "keymint_license" "this" {
+  product_id  = var.product_id
+  license_key = var.license_key
+}
+
+resource "keymint_license_reset" "this" {
+  product_id  = var.product_id
+  license_key = var.license_key
+}
+
+output "seats_in_use" {
+  value = data.keymint_license.this.activations
+}
+`

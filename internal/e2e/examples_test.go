@@ -1,0 +1,202 @@
+//go:build unix
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
+)
+
+// The examples that the docs show are run as they are, under the real CLI,
+// so that what users copy works. (The action example needs Terraform 1.14,
+// which cannot be built here; the action is tested over the plugin protocol
+// in package provider.)
+
+// useExample copies the .tf files of an examples/ directory into the
+// workspace; with requiredProviders, it adds the terraform block that
+// examples of a single type leave out.
+func (e *env) useExample(dir string, requiredProviders bool) {
+	e.t.Helper()
+	root, err := clirun.ModuleRoot()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "examples", dir, "*.tf"))
+	if err != nil || len(files) == 0 {
+		e.t.Fatalf("no example in examples/%s: %v", dir, err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if err := e.ws.WriteFile(filepath.Base(f), string(data)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if requiredProviders {
+		if err := e.ws.WriteFile("versions.tf", `terraform {
+  required_providers {
+    keymint = { source = "keymint-dev/keymint" }
+  }
+}
+`); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// expectHosts fails unless the server holds seats for exactly want.
+func (e *env) expectHosts(step string, want ...string) {
+	e.t.Helper()
+	slices.Sort(want)
+	if got := e.hosts(); !slices.Equal(got, want) {
+		e.t.Fatalf("%s: the server holds seats for %q, want %q", step, got, want)
+	}
+}
+
+func apply(args ...string) []string {
+	return append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, args...)
+}
+
+func TestExampleFleetForEach(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e := newEnv(t, 5)
+	e.useExample("scenarios/fleet-for-each", false)
+
+	e.run(ctx, apply()...)
+	e.expectHosts("apply", "web-1", "web-2", "db-1")
+	e.expectPlanEmpty(ctx)
+
+	// A host leaving the map frees its seat.
+	e.run(ctx, apply(`-var=hosts={"web-1"="frontend","db-1"="database"}`)...)
+	e.expectHosts("a host removed", "web-1", "db-1")
+
+	e.run(ctx, "destroy", "-auto-approve", "-input=false", "-no-color")
+	e.expectHosts("destroy")
+}
+
+func TestExampleMachineFreesSeat(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e := newEnv(t, 2)
+	e.useExample("scenarios/machine-frees-seat", false)
+
+	e.run(ctx, apply()...)
+	first := e.hosts()
+	if len(first) != 2 {
+		t.Fatalf("after apply the server holds %q, want the two machines' IDs", first)
+	}
+	// Replacing a machine frees its seat before its replacement takes one:
+	// the license has no spare seat, so the apply only works in that order.
+	e.run(ctx, apply("-replace=terraform_data.worker[\"worker-a\"]")...)
+	second := e.hosts()
+	if len(second) != 2 || slices.Equal(first, second) {
+		t.Fatalf("after replacing a machine the server holds %q (before: %q), want a new ID in place of the old", second, first)
+	}
+	e.run(ctx, "destroy", "-auto-approve", "-input=false", "-no-color")
+	e.expectHosts("destroy")
+}
+
+func TestExampleCapacityCheck(t *testing.T) {
+	t.Parallel()
+
+	t.Run("too few seats", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		e := newEnv(t, 2)
+		e.useExample("scenarios/capacity-check", false)
+		res, err := e.ws.Run(ctx, apply()...)
+		if err == nil {
+			t.Fatal("apply of 3 hosts on 2 seats succeeded")
+		}
+		out := strings.Join(strings.Fields(res.Stdout+res.Stderr), " ")
+		if want := "The license has 2 free seats, but 3 hosts need one."; !strings.Contains(out, want) {
+			t.Fatalf("the error does not say %q:\n%s", want, res.Stderr)
+		}
+		e.expectHosts("refused plan")
+
+		// Two hosts fit; then a third fails while the first two keep their seats.
+		e.run(ctx, apply(`-var=hosts=["build-1","build-2"]`)...)
+		e.expectHosts("two hosts", "build-1", "build-2")
+		e.expectPlanEmptyWith(ctx, `-var=hosts=["build-1","build-2"]`)
+	})
+	t.Run("unlimited", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		e := newEnv(t, 0)
+		e.useExample("scenarios/capacity-check", false)
+		e.run(ctx, apply()...)
+		e.expectHosts("apply", "build-1", "build-2", "build-3")
+	})
+	t.Run("blocked", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		e := newEnv(t, 5)
+		if err := e.srv.SetBlocked(e.product, e.key, true); err != nil {
+			t.Fatal(err)
+		}
+		e.useExample("scenarios/capacity-check", false)
+		res, err := e.ws.Run(ctx, apply()...)
+		if err == nil || !strings.Contains(res.Stderr, "The license key is blocked in KeyMint") {
+			t.Fatalf("apply on a blocked key: err=%v\n%s", err, res.Stderr)
+		}
+	})
+}
+
+// TestExampleLicenseReset runs the keymint_license_reset example: raising
+// fleet_generation resets the license, devices activated elsewhere
+// included, and re-creates the fleet's activations in the same apply.
+func TestExampleLicenseReset(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e := newEnv(t, 3)
+	if err := e.srv.ActivateDevice(e.product, e.key, "old-1", "", "10.0.0.9"); err != nil {
+		t.Fatal(err)
+	}
+	e.useExample("resources/keymint_license_reset", true)
+
+	e.run(ctx, apply()...)
+	e.expectHosts("first apply", "web-1", "web-2")
+	e.expectPlanEmpty(ctx)
+
+	if err := e.srv.ActivateDevice(e.product, e.key, "stray", "", "10.0.0.9"); err != nil {
+		t.Fatal(err)
+	}
+	e.expectPlanEmpty(ctx) // a device activated after the reset is not drift
+	// replace_triggered_by destroys the fleet's activations first, which
+	// frees their seats; the reset then frees the stray device.
+	out := e.run(ctx, apply("-var=fleet_generation=2")...)
+	if !strings.Contains(out.Stdout, "seats_freed_by_last_reset = 1") {
+		t.Errorf("the reset did not report the stray device freed:\n%s", out.Stdout)
+	}
+	e.expectHosts("after the new generation", "web-1", "web-2")
+	e.expectPlanEmptyWith(ctx, "-var=fleet_generation=2")
+
+	e.run(ctx, "destroy", "-auto-approve", "-input=false", "-no-color", "-var=fleet_generation=2")
+	e.expectHosts("destroy")
+}
+
+// expectPlanEmptyWith is expectPlanEmpty with extra plan arguments.
+func (e *env) expectPlanEmptyWith(ctx context.Context, args ...string) {
+	e.t.Helper()
+	res, err := e.ws.Run(ctx, append([]string{"plan", "-input=false", "-detailed-exitcode", "-no-color"}, args...)...)
+	if err != nil {
+		code, _ := clirun.ExitCode(err)
+		e.t.Fatalf("re-plan is not empty (exit %d):\n%s%s", code, res.Stdout, res.Stderr)
+	}
+}
