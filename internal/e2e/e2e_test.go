@@ -119,10 +119,9 @@ func hostIDs(n int) []string {
 	return ids
 }
 
-// writeFleet writes a configuration of n activations of the license.
-func (e *env) writeFleet(n int) {
-	e.t.Helper()
-	config := fmt.Sprintf(`
+// preamble starts the tests' configurations: the provider's source and the
+// license variables, which newEnv sets.
+const preamble = `
 terraform {
   required_providers {
     keymint = { source = "keymint-dev/keymint" }
@@ -134,7 +133,12 @@ variable "license_key" {
   type      = string
   sensitive = true
 }
+`
 
+// writeFleet writes a configuration of n activations of the license.
+func (e *env) writeFleet(n int) {
+	e.t.Helper()
+	config := preamble + fmt.Sprintf(`
 resource "keymint_device_activation" "host" {
   for_each    = toset([for i in range(%d) : format("host-%%04d", i)])
   product_id  = var.product_id

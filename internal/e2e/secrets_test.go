@@ -88,19 +88,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 }
 
 // licenseConfig reads the license and resets it.
-const licenseConfig = `
-terraform {
-  required_providers {
-    keymint = { source = "keymint-dev/keymint" }
-  }
-}
-
-variable "product_id" { type = string }
-variable "license_key" {
-  type      = string
-  sensitive = true
-}
-
+const licenseConfig = preamble + `
 data "keymint_license" "this" {
   product_id  = var.product_id
   license_key = var.license_key
