@@ -224,7 +224,7 @@ func TestActionLicenseReset_unknownKey(t *testing.T) {
 		t.Fatalf("invocation with an unknown key succeeded: %q", inv.progress)
 	}
 	text := inv.text()
-	for _, want := range []string{"Cannot reset the license of product " + l.ProductID, "KeyMint knows no such license key for this product"} {
+	for _, want := range []string{"License not found", "Cannot reset the license of product " + l.ProductID, "KeyMint knows no such license key for this product"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the error does not say %q:\n%s", want, text)
 		}

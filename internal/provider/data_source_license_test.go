@@ -200,7 +200,7 @@ func TestAccLicenseDataSource_unknownKey(t *testing.T) {
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: licenseDataConfig(l),
-			ExpectError: expectError("Cannot read the license of product "+l.ProductID, "Invalid license key",
+			ExpectError: expectError("License not found", "Cannot read the license of product "+l.ProductID, "Invalid license key",
 				"KeyMint knows no such license key for this product"),
 		}},
 	})

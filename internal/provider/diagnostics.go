@@ -32,6 +32,11 @@ func apiErrorDiagnostic(action, what string, err error) diag.Diagnostic {
 		}
 	}
 	detail := err.Error()
+	if keymint.IsLicenseNotFound(err) {
+		// Say what failed first; the detail keeps what was attempted.
+		detail = summary + ": " + detail
+		summary = "License not found"
+	}
 	if hint != "" {
 		detail += "\n\n" + hint
 	}

@@ -188,7 +188,7 @@ func TestAccLicenseReset_unknownKey(t *testing.T) {
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: resetConfig(l, ""),
-			ExpectError: expectError("Cannot reset the license of product "+l.ProductID, "Invalid license key",
+			ExpectError: expectError("License not found", "Cannot reset the license of product "+l.ProductID, "Invalid license key",
 				"KeyMint knows no such license key for this product"),
 		}},
 	})
