@@ -140,6 +140,12 @@ func TestExampleCapacityCheck(t *testing.T) {
 		e.useExample("scenarios/capacity-check", false)
 		e.run(ctx, apply()...)
 		e.expectHosts("apply", "build-1", "build-2", "build-3")
+		// The data source and the refresh of the activations share one read.
+		e.srv.ResetCalls()
+		e.expectPlanEmpty(ctx)
+		if got := e.srv.TotalCalls(); got != 1 {
+			t.Errorf("a plan of the data source and 3 activations made %d API calls (%v), want 1", got, e.srv.Calls())
+		}
 	})
 	t.Run("blocked", func(t *testing.T) {
 		t.Parallel()
