@@ -261,4 +261,23 @@ func TestActionLicenseReset_validate(t *testing.T) {
 			t.Errorf("the action was invoked with %+v", tt.l)
 		}
 	}
+
+	// Values known only at apply (a key from another resource, say) pass
+	// validation and planning; they are checked when known.
+	ctx := context.Background()
+	unknown, err := tfprotov6.NewDynamicValue(c.typ, tftypes.NewValue(c.typ, map[string]tftypes.Value{
+		"product_id":  tftypes.NewValue(tftypes.String, "prod_"+strings.Repeat("p", 20)),
+		"license_key": tftypes.NewValue(tftypes.String, tftypes.UnknownValue),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.server.ValidateActionConfig(ctx, &tfprotov6.ValidateActionConfigRequest{ActionType: resetAction, Config: &unknown})
+	if err != nil || hasError(v.Diagnostics) {
+		t.Errorf("validating an unknown license_key: %v %s", err, diagText(v.Diagnostics))
+	}
+	p, err := c.server.PlanAction(ctx, &tfprotov6.PlanActionRequest{ActionType: resetAction, Config: &unknown})
+	if err != nil || hasError(p.Diagnostics) {
+		t.Errorf("planning with an unknown license_key: %v %s", err, diagText(p.Diagnostics))
+	}
 }
