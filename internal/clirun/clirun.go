@@ -68,12 +68,12 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// BuildBinary runs `go build -o dir/name pkg` from the module root (see
-// ModuleRoot), so pkg is a package path relative to it such as "." or
-// "./internal/localserver/cmd", or a full import path. It returns the
-// absolute path of the binary. On failure the error holds the compiler's
-// output.
-func BuildBinary(ctx context.Context, dir, name, pkg string) (string, error) {
+// BuildBinary runs `go build [flags] -o dir/name pkg` from the module root
+// (see ModuleRoot), so pkg is a package path relative to it such as "." or
+// "./internal/localserver/cmd", or a full import path. flags are extra build
+// flags such as "-ldflags=-X main.version=1.2.3". It returns the absolute
+// path of the binary. On failure the error holds the compiler's output.
+func BuildBinary(ctx context.Context, dir, name, pkg string, flags ...string) (string, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
@@ -88,12 +88,13 @@ func BuildBinary(ctx context.Context, dir, name, pkg string) (string, error) {
 	if runtime.GOOS == "windows" && filepath.Ext(out) != ".exe" {
 		out += ".exe"
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	args := append(append([]string{"build"}, flags...), "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("clirun: go build -o %s %s: %w\n%s", out, pkg, err, tail(output.String(), maxTail))
+		return "", fmt.Errorf("clirun: go %s: %w\n%s", strings.Join(args, " "), err, tail(output.String(), maxTail))
 	}
 	return out, nil
 }

@@ -64,6 +64,14 @@ func TestBuildBinary(t *testing.T) {
 		t.Errorf("running the binary: %q, %v", out, err)
 	}
 
+	bin, err = BuildBinary(t.Context(), dir, "hello-flags", "./internal/clirun/testdata/hello", "-ldflags=-X main.greeting=set-at-build")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin).Output(); err != nil || strings.TrimSpace(string(out)) != "set-at-build" {
+		t.Errorf("running the binary built with -ldflags: %q, %v; want the value set at build time", out, err)
+	}
+
 	_, err = BuildBinary(t.Context(), dir, "nothing", "./internal/clirun/testdata/does-not-exist")
 	if err == nil || !strings.Contains(err.Error(), "does-not-exist") {
 		t.Errorf("building a missing package: %v, want an error naming it", err)

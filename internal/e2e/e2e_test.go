@@ -12,11 +12,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +28,10 @@ import (
 
 // providerDir holds the provider binary built for this run.
 var providerDir string
+
+// buildVersion is the version the provider binary is built with, the way
+// the release build sets it.
+const buildVersion = "0.0.0-e2e"
 
 func TestMain(m *testing.M) {
 	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" || os.Getenv("TF_ACC") == "" {
@@ -37,7 +43,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	_, err = clirun.BuildBinary(ctx, dir, "terraform-provider-keymint", ".")
+	_, err = clirun.BuildBinary(ctx, dir, "terraform-provider-keymint", ".",
+		"-ldflags=-X main.version="+buildVersion)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building the provider:", err)
@@ -58,6 +65,9 @@ type env struct {
 	product string
 	key     string
 	ws      *clirun.Workspace
+
+	mu         sync.Mutex
+	userAgents map[string]int // User-Agent header => requests
 }
 
 func randomHex(n int) string {
@@ -88,7 +98,14 @@ func newEnv(t *testing.T, seats int, extraEnv ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	e.userAgents = map[string]int{}
+	handler := srv.Handler()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		e.userAgents[r.UserAgent()]++
+		e.mu.Unlock()
+		handler.ServeHTTP(w, r)
+	}))
 	t.Cleanup(hs.Close)
 	e.srv, e.url = srv, hs.URL
 

@@ -3,4 +3,7 @@ package main
 
 import "fmt"
 
-func main() { fmt.Println("hello from clirun") }
+// greeting may be set at build time with -ldflags "-X main.greeting=…".
+var greeting = "hello from clirun"
+
+func main() { fmt.Println(greeting) }
