@@ -198,3 +198,41 @@ func (e *env) apiV2() bool {
 	}
 	return false
 }
+
+// TestMisroutedRequestsLoseNothing: with a base_url that points at a path
+// the server does not serve (every call answers 404 "Not found"), a refresh
+// must not drop activations from state and a destroy must not report seats
+// freed; once base_url is fixed, destroy frees them.
+func TestMisroutedRequestsLoseNothing(t *testing.T) {
+	e := newEnv(t, 2)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	e.writeFleet(2)
+	e.run(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
+
+	e.ws.Setenv("KEYMINT_BASE_URL=" + e.url + "/wrong-prefix")
+	for _, args := range [][]string{
+		{"plan", "-input=false", "-no-color"},
+		{"destroy", "-auto-approve", "-input=false", "-no-color"},
+	} {
+		res, err := e.ws.Run(ctx, args...)
+		if err == nil {
+			t.Fatalf("%s with a misrouted base_url succeeded, want an error:\n%s", args[0], res.Stdout)
+		}
+		if !strings.Contains(res.Stderr, "HTTP 404") || strings.Contains(res.Stderr, "License not found") {
+			t.Errorf("%s: want the 404 reported as it is, not as a license that is gone:\n%s", args[0], res.Stderr)
+		}
+		if got := e.stateHosts(ctx); len(got) != 2 {
+			t.Fatalf("after a failed %s the state holds %q, want both activations", args[0], got)
+		}
+		if got := e.hosts(); len(got) != 2 {
+			t.Fatalf("after a failed %s the server holds %q, want both seats still taken", args[0], got)
+		}
+	}
+
+	e.ws.Setenv("KEYMINT_BASE_URL=" + e.url)
+	e.run(ctx, "destroy", "-auto-approve", "-input=false", "-no-color")
+	if got := e.hosts(); len(got) != 0 {
+		t.Fatalf("after destroy the server holds %q", got)
+	}
+}

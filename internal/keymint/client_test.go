@@ -236,6 +236,11 @@ func TestErrorMapping(t *testing.T) {
 		{"expired", 403, `{"message":"License expired","code":2}`, 2, "", preds{}},
 		{"unknown key", 404, `{"message":"Invalid license key","code":1}`, 1, "", preds{notFound: true, license: true}},
 		{"device", 404, `{"message":"Device not found","code":1}`, 1, "", preds{notFound: true, device: true, free: true}},
+		{"unknown product", 404, `{"message":"Product not found","code":1}`, 1, "", preds{notFound: true, license: true}},
+		// A path the server does not serve (a wrong base_url or api_version)
+		// or a proxy's page: not a license that is gone.
+		{"unknown path", 404, `{"message":"Not found","code":1}`, 1, "", preds{notFound: true}},
+		{"proxy page", 404, `<html>404 Not Found</html>`, 0, "", preds{notFound: true}},
 		{"rate limited, new shape", 429, `{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Too many requests"},"code":1}`, 1, "RATE_LIMIT_EXCEEDED", preds{rate: true}},
 		{"rate limited, old shape", 429, `{"message":"Too many requests","code":3}`, 3, "", preds{rate: true}},
 		{"server", 500, `{"message":"Server error","code":1}`, 1, "", preds{server: true}},

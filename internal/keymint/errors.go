@@ -95,9 +95,15 @@ func IsDeviceNotFound(err error) bool {
 }
 
 // IsLicenseNotFound reports a 404 for an unknown product or license key
-// ("Invalid license key").
+// ("Invalid license key"). A 404 whose message names neither a license, a
+// key nor a product (a path the server does not serve, because base_url or
+// api_version is wrong, or a proxy's page) is not one: the callers treat a
+// license that is gone as nothing left to free, which must never be
+// concluded from a misrouted request.
 func IsLicenseNotFound(err error) bool {
-	return IsNotFound(err) && !IsDeviceNotFound(err)
+	return matches(err, http.StatusNotFound, func(e *Error) bool {
+		return !mentions(e, "device") && mentions(e, "license", "key", "product")
+	})
 }
 
 // IsSeatLimitReached reports a 403 "Activation limit reached": every seat of
