@@ -1,10 +1,12 @@
 variable "product_id" {
-  type = string
+  description = "ID of the KeyMint product the license belongs to."
+  type        = string
 }
 
 variable "license_key" {
-  type      = string
-  sensitive = true # keeps the key out of Terraform's output
+  description = "License key whose seats are freed."
+  type        = string
+  sensitive   = true # keeps the key out of Terraform's output
 }
 
 # Frees every seat of the license each time it is invoked, for example with

@@ -1,10 +1,12 @@
 variable "product_id" {
-  type = string
+  description = "ID of the KeyMint product the license belongs to."
+  type        = string
 }
 
 variable "license_key" {
-  type      = string
-  sensitive = true
+  description = "License key to look up."
+  type        = string
+  sensitive   = true
 }
 
 data "keymint_license" "this" {

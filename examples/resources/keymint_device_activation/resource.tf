@@ -1,10 +1,12 @@
 variable "product_id" {
-  type = string
+  description = "ID of the KeyMint product the license belongs to."
+  type        = string
 }
 
 variable "license_key" {
-  type      = string
-  sensitive = true
+  description = "License key to activate on the machines."
+  type        = string
+  sensitive   = true
 }
 
 # One seat for one machine. Destroying the resource frees the seat.
@@ -17,7 +19,8 @@ resource "keymint_device_activation" "build_agent" {
 
 # A fleet: one activation per host, each freed when its host leaves the map.
 variable "fleet" {
-  type = map(string) # host ID => device tag
+  description = "Host ID => device tag, one activation per host."
+  type        = map(string)
   default = {
     "web-1" = "frontend"
     "web-2" = "frontend"

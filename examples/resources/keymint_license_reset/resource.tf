@@ -1,10 +1,12 @@
 variable "product_id" {
-  type = string
+  description = "ID of the KeyMint product the license belongs to."
+  type        = string
 }
 
 variable "license_key" {
-  type      = string
-  sensitive = true
+  description = "License key whose seats are freed."
+  type        = string
+  sensitive   = true
 }
 
 variable "fleet_generation" {
