@@ -23,7 +23,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "Building the provider and the local server"
 mkdir -p bin
 go build -o bin/terraform-provider-keymint .
-go build -o bin/keymint-local ./internal/localserver/cmd
+go build -o bin/keymint-local ./cmd/keymint-local
 
 product=prod_demo_0123456789abcdef
 license=lk_demo-ABCDE-FGHIJ-KLMNO-PQRST

@@ -265,7 +265,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}{
 		{&bins.keymint, "bin/keymint", "terraform-provider-keymint", "."},
 		{&bins.noop, "bin/noop", "terraform-provider-keymint", "./internal/bench/noopprovider/cmd"},
-		{&bins.server, "bin", "keymint-local", "./internal/localserver/cmd"},
+		{&bins.server, "bin", "keymint-local", "./cmd/keymint-local"},
 	} {
 		if *b.out, err = clirun.BuildBinary(ctx, filepath.Join(work, b.dir), b.name, b.pkg); err != nil {
 			return rep, err

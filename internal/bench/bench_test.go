@@ -215,7 +215,7 @@ func TestServerCallCounting(t *testing.T) {
 		t.Skip("builds and starts keymint-local")
 	}
 	dir := t.TempDir()
-	bin, err := clirun.BuildBinary(t.Context(), dir, "keymint-local", "./internal/localserver/cmd")
+	bin, err := clirun.BuildBinary(t.Context(), dir, "keymint-local", "./cmd/keymint-local")
 	if err != nil {
 		t.Fatal(err)
 	}

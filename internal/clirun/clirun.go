@@ -70,7 +70,7 @@ func ModuleRoot() (string, error) {
 
 // BuildBinary runs `go build [flags] -o dir/name pkg` from the module root
 // (see ModuleRoot), so pkg is a package path relative to it such as "." or
-// "./internal/localserver/cmd", or a full import path. flags are extra build
+// "./cmd/keymint-local", or a full import path. flags are extra build
 // flags such as "-ldflags=-X main.version=1.2.3". It returns the absolute
 // path of the binary. On failure the error holds the compiler's output.
 func BuildBinary(ctx context.Context, dir, name, pkg string, flags ...string) (string, error) {

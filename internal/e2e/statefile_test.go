@@ -24,7 +24,7 @@ import (
 // it had acknowledged.
 func TestServerStateSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
-	bin, err := clirun.BuildBinary(t.Context(), dir, "keymint-local", "./internal/localserver/cmd")
+	bin, err := clirun.BuildBinary(t.Context(), dir, "keymint-local", "./cmd/keymint-local")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,9 @@
 // of package localserver, lists the seats a running one holds, and shows or
 // changes its fault injection.
 //
-//	go run ./internal/localserver/cmd serve [flags]
-//	go run ./internal/localserver/cmd seats [flags]
-//	go run ./internal/localserver/cmd faults [flags]
+//	go run ./cmd/keymint-local serve [flags]
+//	go run ./cmd/keymint-local seats [flags]
+//	go run ./cmd/keymint-local faults [flags]
 package main
 
 import (
