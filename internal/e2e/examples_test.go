@@ -104,6 +104,18 @@ func TestExampleMachineFreesSeat(t *testing.T) {
 	if len(second) != 2 || slices.Equal(first, second) {
 		t.Fatalf("after replacing a machine the server holds %q (before: %q), want a new ID in place of the old", second, first)
 	}
+	// A third worker finds no seat: the plan stops before any machine is
+	// created.
+	res, err := e.ws.Run(ctx, apply(`-var=workers=["worker-a","worker-b","worker-c"]`)...)
+	if err == nil || !strings.Contains(res.Stderr, "1 new workers need one") {
+		t.Fatalf("a third worker on a full license: err = %v, want the capacity precondition to stop the plan\n%s", err, res.Stderr)
+	}
+	if out := e.run(ctx, "state", "list").Stdout; strings.Contains(out, "worker-c") {
+		t.Fatalf("the refused plan created a machine:\n%s", out)
+	}
+	if got := e.hosts(); !slices.Equal(got, second) {
+		t.Fatalf("after the refused plan the server holds %q, want %q", got, second)
+	}
 	e.run(ctx, "destroy", "-auto-approve", "-input=false", "-no-color")
 	e.expectHosts("destroy")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -484,3 +485,67 @@ func (*gappyPoke) Schema(_ context.Context, _ action.SchemaRequest, resp *action
 }
 
 func (*gappyPoke) Invoke(context.Context, action.InvokeRequest, *action.InvokeResponse) {}
+
+// TestIndexCoversSettings keeps the provider's index page true: every
+// provider setting has a row naming its environment variable, and the page
+// tells the story in the order users need it.
+func TestIndexCoversSettings(t *testing.T) {
+	index, err := os.ReadFile("../../docs/index.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(index)
+
+	envs := map[string]string{
+		"access_token":    EnvAccessToken,
+		"base_url":        EnvBaseURL,
+		"api_version":     EnvAPIVersion,
+		"max_retries":     EnvMaxRetries,
+		"retry_wait_min":  EnvRetryWaitMin,
+		"retry_wait_max":  EnvRetryWaitMax,
+		"request_timeout": EnvRequestTimeout,
+	}
+	var resp provider.SchemaResponse
+	New("test")().Schema(t.Context(), provider.SchemaRequest{}, &resp)
+	for name := range resp.Schema.Attributes {
+		env, ok := envs[name]
+		if !ok {
+			t.Errorf("provider setting %s has no environment variable in this test; add it here and to the table in templates/index.md.tmpl", name)
+			continue
+		}
+		row := regexp.MustCompile("(?m)^\\| `" + name + "` +\\| `" + env + "` +\\|")
+		if !row.MatchString(page) {
+			t.Errorf("docs/index.md has no settings row for `%s` with `%s`", name, env)
+		}
+	}
+	for name := range envs {
+		if _, ok := resp.Schema.Attributes[name]; !ok {
+			t.Errorf("the test lists setting %s, which the provider does not have", name)
+		}
+	}
+
+	sections := []string{
+		"## Example Usage",
+		"## Authentication and environment variables",
+		"## Freeing seats on destroy",
+		"## Fleets with `for_each`",
+		"## Checking capacity before a plan",
+		"## Resetting a license",
+		"## Running against the bundled server in your own CI",
+		"## OpenTofu",
+		"## Troubleshooting",
+		"## Schema",
+	}
+	last := -1
+	for _, s := range sections {
+		i := strings.Index(page, "\n"+s+"\n")
+		switch {
+		case i < 0:
+			t.Errorf("docs/index.md has no section %q", s)
+		case i < last:
+			t.Errorf("docs/index.md: section %q comes too early; the order is %q", s, sections)
+		default:
+			last = i
+		}
+	}
+}

@@ -10,34 +10,66 @@ terraform {
   }
 }
 
+# The access token comes from KEYMINT_ACCESS_TOKEN (and the server from
+# KEYMINT_BASE_URL, when it is not the live API).
+provider "keymint" {}
+
 variable "product_id" {
-  type = string
+  description = "ID of the KeyMint product the license belongs to."
+  type        = string
 }
 
 variable "license_key" {
-  type      = string
-  sensitive = true
+  description = "License key the workers run under."
+  type        = string
+  sensitive   = true
 }
 
 variable "workers" {
-  type    = set(string)
-  default = ["worker-a", "worker-b"]
+  description = "Names of the worker machines; each holds one seat."
+  type        = set(string)
+  default     = ["worker-a", "worker-b"]
 }
 
+# The license as it is before this plan, for the capacity check below.
+data "keymint_license" "this" {
+  product_id  = var.product_id
+  license_key = var.license_key
+}
+
+locals {
+  # Workers that already hold a seat carry their name as device tag.
+  tagged = [for d in data.keymint_license.this.devices : d.device_tag if d.device_tag != null]
+  # Workers that will take a new seat in this apply.
+  new_workers = setsubtract(var.workers, local.tagged)
+}
+
+# The machines.
 resource "terraform_data" "worker" {
   for_each = var.workers
   input    = each.key
 }
 
+# One seat per machine. It depends on the machine through host_id, so
+# Terraform frees the seat before it destroys the machine, and takes a new
+# one after it creates a replacement.
 resource "keymint_device_activation" "worker" {
   for_each = terraform_data.worker
 
   product_id  = var.product_id
   license_key = var.license_key
   host_id     = each.value.id # the machine's ID
-  device_tag  = each.key
+  device_tag  = each.key      # the worker's name, for the capacity check
+
+  lifecycle {
+    precondition {
+      condition     = data.keymint_license.this.seats_available == null || try(data.keymint_license.this.seats_available >= length(local.new_workers), false)
+      error_message = "The license has ${coalesce(data.keymint_license.this.seats_available, 0)} free seats, but ${length(local.new_workers)} new workers need one. Free seats or raise the license's limit first."
+    }
+  }
 }
 
 output "worker_hosts" {
-  value = { for name, w in keymint_device_activation.worker : name => w.host_id }
+  description = "Worker name => the host ID that holds its seat."
+  value       = { for name, w in keymint_device_activation.worker : name => w.host_id }
 }
