@@ -12,13 +12,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -65,9 +63,6 @@ type env struct {
 	product string
 	key     string
 	ws      *clirun.Workspace
-
-	mu         sync.Mutex
-	userAgents map[string]int // User-Agent header => requests
 }
 
 func randomHex(n int) string {
@@ -98,14 +93,7 @@ func newEnv(t *testing.T, seats int, extraEnv ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.userAgents = map[string]int{}
-	handler := srv.Handler()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.mu.Lock()
-		e.userAgents[r.UserAgent()]++
-		e.mu.Unlock()
-		handler.ServeHTTP(w, r)
-	}))
+	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	e.srv, e.url = srv, hs.URL
 

@@ -20,16 +20,15 @@ func TestUserAgentNamesBuildVersion(t *testing.T) {
 	e.run(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
 	e.run(ctx, "destroy", "-auto-approve", "-input=false", "-no-color")
 
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.userAgents) == 0 {
+	agents := e.srv.UserAgents()
+	if len(agents) == 0 {
 		t.Fatal("the server saw no request")
 	}
 	want := "terraform-provider-keymint/" + buildVersion + " "
-	for ua, n := range e.userAgents {
+	for ua, n := range agents {
 		if !strings.HasPrefix(ua, want) || !strings.Contains(ua, " Terraform/") {
 			t.Errorf("%d requests with User-Agent %q, want it to start with %q and name the CLI's version (Terraform/…)", n, ua, want)
 		}
 	}
-	t.Logf("User-Agent: %v", e.userAgents)
+	t.Logf("User-Agent: %v", agents)
 }

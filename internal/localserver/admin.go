@@ -117,11 +117,20 @@ func (s *Server) TotalCalls() int {
 	return s.callCounts().Total
 }
 
-// ResetCalls sets all request counters to zero: those of Calls and those
-// of FaultStats.
+// UserAgents returns how many API requests came with each User-Agent
+// header, counted as Calls counts them.
+func (s *Server) UserAgents() map[string]int {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	return maps.Clone(s.agents)
+}
+
+// ResetCalls sets all request counters to zero: those of Calls, UserAgents
+// and FaultStats.
 func (s *Server) ResetCalls() {
 	s.callsMu.Lock()
 	clear(s.calls)
+	clear(s.agents)
 	s.callsMu.Unlock()
 	s.faults.resetStats()
 }
@@ -143,9 +152,10 @@ func (s *Server) callCounts() callCounts {
 	return c
 }
 
-// countCall counts a request to path.
-func (s *Server) countCall(path string) {
+// countCall counts an API request, by path and by User-Agent.
+func (s *Server) countCall(path, userAgent string) {
 	s.callsMu.Lock()
 	defer s.callsMu.Unlock()
 	s.calls[path]++
+	s.agents[userAgent]++
 }

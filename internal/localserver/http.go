@@ -72,7 +72,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeAnswer(w, body, err)
 		return
 	}
-	s.countCall(r.URL.Path)
+	s.countCall(r.URL.Path, r.UserAgent())
 	fault := s.faults.decide()
 	if !waitLatency(r, fault.latency) {
 		return // the client went away

@@ -129,10 +129,16 @@ func TestCallsEndpoint(t *testing.T) {
 	if f.srv.FaultStats().ServerErrors != 3 {
 		t.Errorf("FaultStats = %+v", f.srv.FaultStats())
 	}
+	if agents := f.srv.UserAgents(); len(agents) != 1 || agents["Go-http-client/1.1"] != 3 {
+		t.Errorf("UserAgents = %v, want the 3 API requests under Go's User-Agent", agents)
+	}
 	status, got = f.local(http.MethodPost, "/_local/calls/reset", "")
 	wantAnswer(t, "reset", status, got, 200, map[string]any{"total": 0, "by_path": map[string]any{}})
 	if f.srv.TotalCalls() != 0 || f.srv.FaultStats() != (FaultStats{}) {
 		t.Errorf("after reset: %d calls, %+v", f.srv.TotalCalls(), f.srv.FaultStats())
+	}
+	if agents := f.srv.UserAgents(); len(agents) != 0 {
+		t.Errorf("after reset: UserAgents = %v", agents)
 	}
 	if f.srv.Faults().ServerErrorRate != 1 {
 		t.Error("reset changed the fault config")

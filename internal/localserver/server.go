@@ -70,6 +70,7 @@ type Server struct {
 
 	callsMu sync.Mutex
 	calls   map[string]int
+	agents  map[string]int // User-Agent header => API requests
 
 	faults  faultInjector
 	limiter rateLimiter
@@ -101,6 +102,7 @@ func New(opts Options) (*Server, error) {
 		products:  map[string]bool{},
 		licenses:  map[string]*license{},
 		calls:     map[string]int{},
+		agents:    map[string]int{},
 	}
 	if s.now == nil {
 		s.now = time.Now

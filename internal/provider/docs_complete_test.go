@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -149,7 +150,7 @@ func docsProblems(ctx context.Context, p provider.Provider, examplesDir string) 
 		_, importable[m.TypeName] = r.(resource.ResourceWithImportState)
 	}
 
-	for _, typ := range sortedKeys(resp.ResourceSchemas) {
+	for _, typ := range slices.Sorted(maps.Keys(resp.ResourceSchemas)) {
 		kind := "resource " + typ
 		blockProblems(kind, "", resp.ResourceSchemas[typ].Block, add)
 		dir := filepath.Join(examplesDir, "resources", typ)
@@ -169,12 +170,12 @@ func docsProblems(ctx context.Context, p provider.Provider, examplesDir string) 
 			add("%s: example %s has no import block whose to names %s", kind, importTF, typ)
 		}
 	}
-	for _, typ := range sortedKeys(resp.DataSourceSchemas) {
+	for _, typ := range slices.Sorted(maps.Keys(resp.DataSourceSchemas)) {
 		kind := "data-source " + typ
 		blockProblems(kind, "", resp.DataSourceSchemas[typ].Block, add)
 		exampleProblems(kind, filepath.Join(examplesDir, "data-sources", typ, "data-source.tf"), "data", typ, add)
 	}
-	for _, typ := range sortedKeys(resp.ActionSchemas) {
+	for _, typ := range slices.Sorted(maps.Keys(resp.ActionSchemas)) {
 		kind := "action " + typ
 		if s := resp.ActionSchemas[typ]; s == nil || s.Schema == nil {
 			add("%s: has no schema", kind)
@@ -306,15 +307,6 @@ func importsType(body *hclsyntax.Body, typ string) bool {
 func fileExists(file string) bool {
 	st, err := os.Stat(file)
 	return err == nil && st.Mode().IsRegular()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func keySet[V any](m map[string]V) map[string]bool {

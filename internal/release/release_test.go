@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -25,7 +24,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
@@ -219,15 +217,7 @@ func TestBinaryUnderCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	agents := map[string]int{}
-	handler := srv.Handler()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		agents[r.UserAgent()]++
-		mu.Unlock()
-		handler.ServeHTTP(w, r)
-	}))
+	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 
 	ws, err := clirun.NewWorkspace(t.TempDir(), cli, map[string]string{"keymint-dev/keymint": pluginDir},
@@ -274,8 +264,7 @@ resource "keymint_device_activation" "this" {
 		t.Fatalf("after destroy the server holds %d devices, want 0", len(devices))
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
+	agents := srv.UserAgents()
 	want := "terraform-provider-keymint/" + d.version + " "
 	for ua, n := range agents {
 		if !strings.HasPrefix(ua, want) {
