@@ -67,7 +67,7 @@ func TestFaultsCommand(t *testing.T) {
 func TestServeWithFaults(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServe(t, filepath.Join(dir, "url"), env(nil), "-token", token, "-product", product, "-license", keyFull+"=3",
-		"-rate-limit", "100", "-fault-5xx", "0", "-fault-429", "0", "-fault-retry-after", "3s",
+		"-rate-limit", "100/2s", "-fault-5xx", "0", "-fault-429", "0", "-fault-retry-after", "3s",
 		"-fault-latency", "1ms", "-fault-lost", "1", "-fault-seed", "5")
 	if _, err := srv.activate(keyFull, "host-1"); err == nil {
 		t.Error("the answer was not lost")
@@ -83,10 +83,11 @@ func TestServeWithFaults(t *testing.T) {
 		}
 	}
 	var limit struct {
-		PerMinute int `json:"per_minute"`
+		Requests int    `json:"requests"`
+		Window   string `json:"window"`
 	}
 	c := &adminClient{baseURL: srv.url, token: token}
-	if err := c.do(t.Context(), http.MethodGet, "/_local/rate-limit", nil, &limit); err != nil || limit.PerMinute != 100 {
+	if err := c.do(t.Context(), http.MethodGet, "/_local/rate-limit", nil, &limit); err != nil || limit.Requests != 100 || limit.Window != "2s" {
 		t.Errorf("rate limit: %+v, %v", limit, err)
 	}
 	srv.stop()

@@ -235,6 +235,9 @@ func TestServeRefuses(t *testing.T) {
 		{"negative latency", nil, []string{"-token", token, "-fault-latency", "-1s"}, "latency must not be negative"},
 		{"negative retry after", nil, []string{"-token", token, "-fault-retry-after", "-1s"}, "retry_after must not be negative"},
 		{"negative rate limit", nil, []string{"-token", token, "-rate-limit", "-1"}, "must not be negative"},
+		{"rate limit without a number", nil, []string{"-token", token, "-rate-limit", "/1m"}, "want N or N/DURATION"},
+		{"rate limit with a bad window", nil, []string{"-token", token, "-rate-limit", "3/3"}, "want N or N/DURATION"},
+		{"rate limit with a zero window", nil, []string{"-token", token, "-rate-limit", "3/0s"}, "the window must be longer than 0"},
 	} {
 		args := append([]string{"serve", "-addr", "127.0.0.1:0"}, tc.args...)
 		code, out, errOut := runCmd(t.Context(), env(tc.env), args...)

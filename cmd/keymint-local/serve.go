@@ -33,7 +33,7 @@ type serveConfig struct {
 	allowRemote                         bool
 	tokens                              tokenList
 	catalog                             catalog
-	rateLimit                           int
+	rateLimit                           localserver.RateLimit
 	faults                              localserver.FaultConfig
 }
 
@@ -50,7 +50,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.Var(productFlag{&cfg.catalog}, "product", "add a product `ID`; the following -license flags belong to it (repeatable)")
 	fs.Var(licenseFlag{&cfg.catalog}, "license", "add a license `KEY=SEATS` to the last -product; SEATS is a number or \"unlimited\" (repeatable)")
 	fs.Var(customerFlag{&cfg.catalog}, "customer", "customer `\"Name <email>\"` of the -license flags that follow (\"\" for none)")
-	fs.IntVar(&cfg.rateLimit, "rate-limit", 0, "allow each access token `N` API requests per rolling minute, then answer 429 (0 = no limit)")
+	fs.Var(rateLimitFlag{&cfg.rateLimit}, "rate-limit", "limit each access token to `N/DURATION`: N API requests in any DURATION (a sliding window), such as 10/1m\nor 3/3s, then 429 with a Retry-After; a bare N means N a minute (default: no limit)")
 	fs.Var(rateFlag{&cfg.faults.ServerErrorRate}, "fault-5xx", "answer this share of API requests with 500 before handling them (`RATE` 0-1)")
 	fs.Var(rateFlag{&cfg.faults.RateLimitRate}, "fault-429", "answer this share of API requests with 429 before handling them (`RATE` 0-1)")
 	fs.DurationVar(&cfg.faults.RetryAfter, "fault-retry-after", 0, "Retry-After of injected 429s, and of real ones if set (`DURATION`, whole seconds rounded up, at least 1s)")
@@ -107,11 +107,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	logger := log.New(stderr, "", log.LstdFlags)
 	api, err := localserver.New(localserver.Options{
-		Seed:               seed,
-		StateFile:          cfg.stateFile,
-		ErrorLog:           logger,
-		Faults:             cfg.faults,
-		RateLimitPerMinute: cfg.rateLimit,
+		Seed:      seed,
+		StateFile: cfg.stateFile,
+		ErrorLog:  logger,
+		Faults:    cfg.faults,
+		RateLimit: cfg.rateLimit,
 	})
 	if err != nil {
 		return err
@@ -241,6 +241,25 @@ func (f rateFlag) Set(v string) error {
 		return errors.New("want a probability between 0 and 1")
 	}
 	*f.p = rate
+	return nil
+}
+
+// rateLimitFlag is a flag holding a rate limit, "N/DURATION" or "N".
+type rateLimitFlag struct{ l *localserver.RateLimit }
+
+func (f rateLimitFlag) String() string {
+	if f.l == nil || *f.l == (localserver.RateLimit{}) {
+		return ""
+	}
+	return f.l.String()
+}
+
+func (f rateLimitFlag) Set(v string) error {
+	l, err := localserver.ParseRateLimit(v)
+	if err != nil {
+		return err
+	}
+	*f.l = l
 	return nil
 }
 

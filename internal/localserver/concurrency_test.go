@@ -138,7 +138,7 @@ func TestNothingLostUnderFaults(t *testing.T) {
 			}
 			_ = f.srv.Licenses()
 			_ = f.srv.FaultStats()
-			if err := f.srv.SetRateLimit(0); err != nil {
+			if err := f.srv.SetRateLimit(RateLimit{}); err != nil {
 				t.Error(err)
 			}
 			time.Sleep(time.Millisecond)

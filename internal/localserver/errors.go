@@ -20,9 +20,8 @@ func (e *apiError) Error() string { return e.message }
 
 // KeyMint's numeric error codes.
 const (
-	codeRequest   = 1 // bad request, authentication, unknown object, server error
-	codeState     = 2 // the license's state forbids the operation
-	codeRateLimit = 3 // too many requests
+	codeRequest = 1 // bad request, authentication, unknown object, rate limit, server error
+	codeState   = 2 // the license's state forbids the operation
 )
 
 // The failures the core and the handlers report. Handlers of every path set
@@ -57,22 +56,20 @@ func badRequest(message string) *apiError {
 }
 
 // rateLimitError is a 429 answer, injected or real. It is answered with
-// the body of newer servers, which adds an "error" object, and a
+// the hosted service's body, which adds an "error" object, and a
 // Retry-After header.
 type rateLimitError struct {
 	retryAfter time.Duration // sent rounded up to whole seconds, at least 1 s
 }
 
-// rateLimitMessage is the message of every 429 answer.
-const rateLimitMessage = "Rate limit exceeded"
+func (e *rateLimitError) Error() string { return rateLimitBody.Error.Message }
 
-func (e *rateLimitError) Error() string { return rateLimitMessage }
-
-// rateLimitBody is the body of every 429 answer.
+// rateLimitBody is the body of every 429 answer, as the contract tests of
+// KeyMint's SDKs show it.
 var rateLimitBody = messageBody{
-	Message: rateLimitMessage,
-	Code:    codeRateLimit,
-	Error:   &errorDetail{Code: "RATE_LIMIT_EXCEEDED", Message: rateLimitMessage},
+	Message: "Request failed",
+	Code:    codeRequest,
+	Error:   &errorDetail{Code: "RATE_LIMIT_EXCEEDED", Message: "Too many requests. Please try again later."},
 }
 
 // retryAfterSeconds returns d in whole seconds, rounded up, at least 1.

@@ -151,7 +151,7 @@ func TestInjectedRateLimit(t *testing.T) {
 // wantRateLimited checks a 429 answer and its Retry-After.
 func wantRateLimited(t *testing.T, what string, resp *http.Response, raw []byte, retryAfter string) {
 	t.Helper()
-	want := map[string]any{"message": "Rate limit exceeded", "code": 3, "error": map[string]any{"code": "RATE_LIMIT_EXCEEDED", "message": "Rate limit exceeded"}}
+	want := map[string]any{"message": "Request failed", "code": 1, "error": map[string]any{"code": "RATE_LIMIT_EXCEEDED", "message": "Too many requests. Please try again later."}}
 	wantAnswer(t, what, resp.StatusCode, decodeObject(t, raw), 429, want)
 	if got := resp.Header.Get("Retry-After"); got != retryAfter {
 		t.Errorf("%s: Retry-After %q, want %q", what, got, retryAfter)

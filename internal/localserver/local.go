@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 )
 
 // Local debugging and admin aids, not part of the KeyMint API. They need
@@ -54,28 +55,71 @@ func (s *Server) setFaultsLocal(r *http.Request) (any, error) {
 	return s.faults.report(), nil
 }
 
-// rateLimitSetting is the body of PUT /_local/rate-limit and of the
-// answers of /_local/rate-limit.
+// rateLimitSetting is the body of PUT /_local/rate-limit: requests and
+// window, or the older per_minute.
 type rateLimitSetting struct {
-	PerMinute *int `json:"per_minute"` // 0 = no limit; required in a PUT
+	Requests  *int    `json:"requests"`   // 0 = no limit
+	Window    *string `json:"window"`     // a Go duration string; required when requests is above 0
+	PerMinute *int    `json:"per_minute"` // older form: requests a minute, 0 = no limit
+}
+
+// rateLimitAnswer is the answer of GET and PUT /_local/rate-limit.
+type rateLimitAnswer struct {
+	Requests int    `json:"requests"` // 0 = no limit
+	Window   string `json:"window"`   // "0s" when there is no limit
+}
+
+// rateLimitMessage explains the body of PUT /_local/rate-limit.
+const rateLimitMessage = `want {"requests":N,"window":"DURATION"} such as {"requests":10,"window":"1m"}, or {"per_minute":N}; 0 requests for no limit`
+
+// limit returns the rate limit b sets.
+func (b rateLimitSetting) limit() (RateLimit, error) {
+	if b.PerMinute != nil {
+		if b.Requests != nil || b.Window != nil {
+			return RateLimit{}, badRequest("give requests and window, or per_minute, not both")
+		}
+		b.Requests, b.Window = b.PerMinute, new("1m")
+	}
+	if b.Requests == nil {
+		return RateLimit{}, badRequest(rateLimitMessage)
+	}
+	l := RateLimit{Requests: *b.Requests}
+	if b.Window != nil {
+		w, err := time.ParseDuration(*b.Window)
+		if err != nil {
+			return RateLimit{}, badRequest(`window must be a duration string such as "1m" or "3s"`)
+		}
+		l.Window = w
+	}
+	if err := l.check(); err != nil {
+		return RateLimit{}, badRequest(err.Error() + "; " + rateLimitMessage)
+	}
+	return l.normalized(), nil
+}
+
+// rateLimitAnswerOf returns the answer that reports l.
+func rateLimitAnswerOf(l RateLimit) rateLimitAnswer {
+	return rateLimitAnswer{Requests: l.Requests, Window: l.Window.String()}
 }
 
 // rateLimitLocal answers GET /_local/rate-limit.
 func (s *Server) rateLimitLocal(*http.Request) (any, error) {
-	return rateLimitSetting{PerMinute: new(s.RateLimit())}, nil
+	return rateLimitAnswerOf(s.RateLimit()), nil
 }
 
-// setRateLimitLocal answers PUT /_local/rate-limit {"per_minute":N}.
+// setRateLimitLocal answers PUT /_local/rate-limit {"requests":N,
+// "window":"DURATION"} or {"per_minute":N}.
 func (s *Server) setRateLimitLocal(r *http.Request) (any, error) {
 	var b rateLimitSetting
 	if err := decodeAdminBody(r, &b); err != nil {
 		return nil, err
 	}
-	if b.PerMinute == nil || *b.PerMinute < 0 {
-		return nil, badRequest("per_minute must be a number of requests, 0 for no limit")
+	l, err := b.limit()
+	if err != nil {
+		return nil, err
 	}
-	s.limiter.set(*b.PerMinute)
-	return b, nil
+	s.limiter.set(l)
+	return rateLimitAnswerOf(l), nil
 }
 
 // healthLocal answers GET /_local/health.

@@ -33,8 +33,8 @@ func TestLocalEndpointsNeedAToken(t *testing.T) {
 			wantError(t, ep.method+" "+ep.path, status, decodeObject(t, raw), 401, 1, "Invalid access token")
 		}
 	}
-	if f.srv.Faults() != (FaultConfig{}) || f.srv.RateLimit() != 0 {
-		t.Errorf("unauthorized requests changed the settings: %+v, %d", f.srv.Faults(), f.srv.RateLimit())
+	if f.srv.Faults() != (FaultConfig{}) || f.srv.RateLimit() != (RateLimit{}) {
+		t.Errorf("unauthorized requests changed the settings: %+v, %+v", f.srv.Faults(), f.srv.RateLimit())
 	}
 }
 
@@ -89,31 +89,71 @@ func TestFaultsEndpoint(t *testing.T) {
 
 func TestRateLimitEndpoint(t *testing.T) {
 	f := newFixture(t, "")
+	noLimit := map[string]any{"requests": 0, "window": "0s"}
 	status, got := f.local(http.MethodGet, "/_local/rate-limit", "")
-	wantAnswer(t, "initial", status, got, 200, map[string]any{"per_minute": 0})
-	status, got = f.local(http.MethodPut, "/_local/rate-limit", `{"per_minute":2}`)
-	wantAnswer(t, "PUT", status, got, 200, map[string]any{"per_minute": 2})
+	wantAnswer(t, "initial", status, got, 200, noLimit)
+	status, got = f.local(http.MethodPut, "/_local/rate-limit", `{"requests":2,"window":"3s"}`)
+	wantAnswer(t, "PUT", status, got, 200, map[string]any{"requests": 2, "window": "3s"})
 	status, got = f.local(http.MethodGet, "/_local/rate-limit", "")
-	wantAnswer(t, "GET", status, got, 200, map[string]any{"per_minute": 2})
+	wantAnswer(t, "GET", status, got, 200, map[string]any{"requests": 2, "window": "3s"})
+	if got := f.srv.RateLimit(); got != (RateLimit{2, 3 * time.Second}) {
+		t.Errorf("RateLimit() = %+v", got)
+	}
 	for i := range 3 {
 		status, _ := f.post("/get-key", body(productA, keyLimited, "", ""))
 		if want := map[bool]int{true: 200, false: 429}[i < 2]; status != want {
 			t.Errorf("request %d: %d, want %d", i+1, status, want)
 		}
 	}
-	const message = "per_minute must be a number of requests, 0 for no limit"
+	f.clock.Advance(3 * time.Second)
+	if status, got := f.post("/get-key", body(productA, keyLimited, "", "")); status != 200 {
+		t.Errorf("after the window: %d %v", status, got)
+	}
+
+	// Other forms: the older per_minute, and no limit.
+	for _, tc := range []struct {
+		body string
+		want map[string]any
+		l    RateLimit
+	}{
+		{`{"per_minute":5}`, map[string]any{"requests": 5, "window": "1m0s"}, RateLimit{5, time.Minute}},
+		{`{"per_minute":0}`, noLimit, RateLimit{}},
+		{`{"requests":10,"window":"1h"}`, map[string]any{"requests": 10, "window": "1h0m0s"}, RateLimit{10, time.Hour}},
+		{`{"requests":0}`, noLimit, RateLimit{}},
+		{`{"requests":0,"window":"1m"}`, noLimit, RateLimit{}},
+		{`{"requests":1,"window":"1m30s"}`, map[string]any{"requests": 1, "window": "1m30s"}, RateLimit{1, 90 * time.Second}},
+	} {
+		status, got := f.local(http.MethodPut, "/_local/rate-limit", tc.body)
+		wantAnswer(t, tc.body, status, got, 200, tc.want)
+		if f.srv.RateLimit() != tc.l {
+			t.Errorf("%s: RateLimit() = %+v, want %+v", tc.body, f.srv.RateLimit(), tc.l)
+		}
+	}
+
+	f.local(http.MethodPut, "/_local/rate-limit", `{"requests":2,"window":"3s"}`)
+	const form = `want {"requests":N,"window":"DURATION"} such as {"requests":10,"window":"1m"}, or {"per_minute":N}; 0 requests for no limit`
 	for _, tc := range []struct{ body, message string }{
-		{`{"per_minute":-1}`, message},
-		{`{}`, message},
-		{`{"per_minute":null}`, message},
-		{`{"per_minute":1.5}`, "Invalid JSON body: json: cannot unmarshal number 1.5 into Go struct field rateLimitSetting.per_minute of type int"},
+		{`{}`, form},
+		{`{"window":"1m"}`, form},
+		{`{"requests":null,"window":"1m"}`, form},
+		{`{"requests":-1,"window":"1m"}`, "the number of requests must not be negative; " + form},
+		{`{"requests":3}`, "the window must be longer than 0; " + form},
+		{`{"requests":3,"window":"0s"}`, "the window must be longer than 0; " + form},
+		{`{"requests":3,"window":"-1s"}`, "the window must not be negative; " + form},
+		{`{"requests":3,"window":"soon"}`, `window must be a duration string such as "1m" or "3s"`},
+		{`{"requests":3,"window":60}`, "Invalid JSON body: json: cannot unmarshal number into Go struct field rateLimitSetting.window of type string"},
+		{`{"requests":1.5,"window":"1m"}`, "Invalid JSON body: json: cannot unmarshal number 1.5 into Go struct field rateLimitSetting.requests of type int"},
+		{`{"per_minute":-1}`, "the number of requests must not be negative; " + form},
+		{`{"per_minute":null}`, form},
+		{`{"per_minute":5,"requests":5}`, "give requests and window, or per_minute, not both"},
+		{`{"per_minute":5,"window":"1m"}`, "give requests and window, or per_minute, not both"},
 		{`{"perMinute":5}`, `Invalid JSON body: json: unknown field "perMinute"`},
 	} {
 		status, got := f.local(http.MethodPut, "/_local/rate-limit", tc.body)
 		wantError(t, tc.body, status, got, 400, 1, tc.message)
 	}
-	if f.srv.RateLimit() != 2 {
-		t.Errorf("an invalid PUT changed the limit to %d", f.srv.RateLimit())
+	if got := f.srv.RateLimit(); got != (RateLimit{2, 3 * time.Second}) {
+		t.Errorf("an invalid PUT changed the limit to %+v", got)
 	}
 }
 

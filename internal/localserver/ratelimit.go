@@ -1,37 +1,113 @@
 package localserver
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
-// SetRateLimit limits each access token to perMinute API requests per
-// rolling minute, like the plans of the real service; 0 removes the
-// limit. Every token starts with a full allowance again. Requests over the
-// limit are answered 429 with a Retry-After; requests to /_local/ paths
-// and requests without a valid token are not counted. Time is the
-// server's clock (Options.Now).
-func (s *Server) SetRateLimit(perMinute int) error {
-	if perMinute < 0 {
-		return fmt.Errorf("localserver: rate limit %d: must not be negative", perMinute)
+// RateLimit is a limit of Requests API requests per access token in any
+// interval of length Window, like the plans of the hosted service (10, 100
+// or 1,000 requests a minute). The zero value means no limit.
+type RateLimit struct {
+	Requests int           // 0 = no limit
+	Window   time.Duration // must be positive when Requests is
+}
+
+// Validate reports whether l is a limit SetRateLimit accepts: Requests
+// and Window are not negative, and Window is positive when Requests is.
+func (l RateLimit) Validate() error {
+	if err := l.check(); err != nil {
+		return fmt.Errorf("rate limit %v: %w", l, err)
 	}
-	s.limiter.set(perMinute)
 	return nil
 }
 
-// RateLimit returns the requests each access token may send per minute;
-// 0 means no limit.
-func (s *Server) RateLimit() int {
-	s.limiter.mu.Lock()
-	defer s.limiter.mu.Unlock()
-	return s.limiter.perMinute
+// check returns why l is invalid, or nil.
+func (l RateLimit) check() error {
+	switch {
+	case l.Requests < 0:
+		return errors.New("the number of requests must not be negative")
+	case l.Window < 0:
+		return errors.New("the window must not be negative")
+	case l.Requests > 0 && l.Window == 0:
+		return errors.New("the window must be longer than 0")
+	}
+	return nil
 }
 
-// limit takes one request from the allowance of token. Over the limit, it
-// counts the refusal and returns the 429 answer, whose Retry-After is the
-// time until the token may send again unless FaultConfig.RetryAfter says
-// otherwise.
+// normalized returns l with the zero window of "no limit".
+func (l RateLimit) normalized() RateLimit {
+	if l.Requests == 0 {
+		return RateLimit{}
+	}
+	return l
+}
+
+// String returns l in the form ParseRateLimit reads: "N/DURATION", or "0"
+// for no limit.
+func (l RateLimit) String() string {
+	if l.Requests == 0 {
+		return "0"
+	}
+	return strconv.Itoa(l.Requests) + "/" + l.Window.String()
+}
+
+// errRateLimitSyntax describes the forms ParseRateLimit accepts.
+var errRateLimitSyntax = errors.New(`want N or N/DURATION, such as 10/1m or 3/3s (a bare N means N a minute, 0 no limit)`)
+
+// ParseRateLimit parses a rate limit of the form "N/DURATION", where N is a
+// number of requests and DURATION a Go duration such as "1m", "3s" or
+// "1h30m". A bare "N" means N requests a minute; "0" (or "0/DURATION")
+// means no limit, and yields the zero RateLimit.
+func ParseRateLimit(s string) (RateLimit, error) {
+	count, window, hasWindow := strings.Cut(s, "/")
+	n, err := strconv.Atoi(count)
+	if err != nil {
+		return RateLimit{}, fmt.Errorf("rate limit %q: %w", s, errRateLimitSyntax)
+	}
+	l := RateLimit{Requests: n, Window: time.Minute}
+	if hasWindow {
+		if l.Window, err = time.ParseDuration(window); err != nil {
+			return RateLimit{}, fmt.Errorf("rate limit %q: %w", s, errRateLimitSyntax)
+		}
+	}
+	if err := l.check(); err != nil {
+		return RateLimit{}, fmt.Errorf("rate limit %q: %w", s, err)
+	}
+	return l.normalized(), nil
+}
+
+// SetRateLimit limits each access token to l.Requests API requests in any
+// interval of length l.Window: a strict sliding window, which remembers
+// the times of each token's last l.Requests accepted requests. The zero
+// RateLimit removes the limit. Every token starts with a full allowance
+// again. Requests over the limit are answered 429 with a Retry-After;
+// requests to /_local/ paths, requests to paths the server does not serve
+// and requests without a valid token are not counted. Time is the server's
+// clock (Options.Now). An invalid limit is an error and changes nothing.
+func (s *Server) SetRateLimit(l RateLimit) error {
+	if err := l.Validate(); err != nil {
+		return fmt.Errorf("localserver: %w", err)
+	}
+	s.limiter.set(l.normalized())
+	return nil
+}
+
+// RateLimit returns the rate limit of each access token; the zero value
+// means no limit.
+func (s *Server) RateLimit() RateLimit {
+	s.limiter.mu.Lock()
+	defer s.limiter.mu.Unlock()
+	return s.limiter.limit
+}
+
+// limit counts one request of token. Over the limit, it counts the
+// refusal and returns the 429 answer, whose Retry-After is the time until
+// the token may send again unless FaultConfig.RetryAfter says otherwise.
 func (s *Server) limit(token string) error {
 	wait, ok := s.limiter.take(token, s.now())
 	if ok {
@@ -44,52 +120,46 @@ func (s *Server) limit(token string) error {
 	return &rateLimitError{retryAfter: wait}
 }
 
-// rateLimiter is a token bucket per access token: it holds up to
-// perMinute requests and refills continuously at perMinute a minute.
+// rateLimiter is a sliding-window log per access token.
 type rateLimiter struct {
-	mu        sync.Mutex
-	perMinute int                     // 0 = no limit
-	buckets   map[string]*tokenBucket // by access token
+	mu      sync.Mutex
+	limit   RateLimit              // normalized; zero = no limit
+	windows map[string][]time.Time // by access token: the accepted requests within the window, oldest first, at most limit.Requests
 }
 
-// tokenBucket is the allowance of one access token.
-type tokenBucket struct {
-	requests float64   // requests the token may send now
-	last     time.Time // time of the last refill
-}
-
-// set changes the limit and refills every bucket.
-func (l *rateLimiter) set(perMinute int) {
+// set changes the limit and forgets every token's requests.
+func (l *rateLimiter) set(limit RateLimit) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.perMinute = perMinute
-	l.buckets = nil
+	l.limit = limit
+	l.windows = nil
 }
 
-// take takes one request from the bucket of token at time now. It reports
-// whether the request is allowed and, if not, how long until it would be.
+// take counts a request of token at time now. It reports whether the
+// request is allowed and, if not, how long until it would be. A request
+// leaves the window once a whole window has passed since it was accepted.
 func (l *rateLimiter) take(token string, now time.Time) (wait time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.perMinute == 0 {
+	if l.limit.Requests == 0 {
 		return 0, true
 	}
-	capacity := float64(l.perMinute)
-	b := l.buckets[token]
-	if b == nil {
-		if l.buckets == nil {
-			l.buckets = map[string]*tokenBucket{}
-		}
-		b = &tokenBucket{requests: capacity, last: now}
-		l.buckets[token] = b
+	times := l.windows[token]
+	expired := 0
+	for expired < len(times) && now.Sub(times[expired]) >= l.limit.Window {
+		expired++
 	}
-	if elapsed := now.Sub(b.last); elapsed > 0 {
-		b.requests = min(capacity, b.requests+elapsed.Minutes()*capacity)
-		b.last = now
+	times = times[expired:]
+	if len(times) >= l.limit.Requests {
+		l.windows[token] = times
+		return times[0].Add(l.limit.Window).Sub(now), false
 	}
-	if b.requests >= 1 {
-		b.requests--
-		return 0, true
+	if l.windows == nil {
+		l.windows = map[string][]time.Time{}
 	}
-	return time.Duration((1 - b.requests) * float64(time.Minute) / capacity), false
+	// Appending to the tail of a slice whose head was cut off reallocates
+	// once the capacity runs out, copying only the live entries, so the
+	// memory of a token stays proportional to its window.
+	l.windows[token] = append(times, now)
+	return 0, true
 }

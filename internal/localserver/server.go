@@ -46,9 +46,9 @@ type Options struct {
 	// Faults is the initial fault injection (see SetFaults); the zero
 	// value injects none.
 	Faults FaultConfig
-	// RateLimitPerMinute is the initial rate limit per access token (see
-	// SetRateLimit); 0 means none.
-	RateLimitPerMinute int
+	// RateLimit is the initial rate limit per access token (see
+	// SetRateLimit); the zero value means none.
+	RateLimit RateLimit
 }
 
 // Server is an in-memory KeyMint licensing API. It is safe for concurrent
@@ -114,7 +114,7 @@ func New(opts Options) (*Server, error) {
 	if err := s.SetFaults(opts.Faults); err != nil {
 		return nil, err
 	}
-	if err := s.SetRateLimit(opts.RateLimitPerMinute); err != nil {
+	if err := s.SetRateLimit(opts.RateLimit); err != nil {
 		return nil, err
 	}
 
