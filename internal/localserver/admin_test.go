@@ -17,6 +17,7 @@ func TestMaskKey(t *testing.T) {
 		{"short", "****"},
 		{"fifteen_chars_x", "****"},
 		{"sixteen_chars_xy", "sixt…s_xy"},
+		{"0B4ADFD8-8C47ECD0", "0B4A…ECD0"}, // the 17-character key of KeyMint's docs
 		{"lk_d0123456789abcdef1234", "lk_d…1234"},
 		{"ключ_лицензии_123456789", "ключ…6789"},
 	} {
@@ -131,7 +132,8 @@ func TestAdminHelpers(t *testing.T) {
 	}
 	for _, err := range []error{
 		s.AddLicense(productA, LicenseSeed{Key: keyLimited}),
-		s.AddLicense(productA, LicenseSeed{Key: "lk_too_short"}),
+		s.AddLicense(productA, LicenseSeed{Key: ""}),
+		s.AddLicense(productA, LicenseSeed{Key: "lk_too_long_" + strings.Repeat("x", 256)}),
 		s.AddLicense(productA, LicenseSeed{Key: "lk_negative_limit_0123456", MaxActivations: new(-2)}),
 		s.ActivateDevice(productA, keyLimited, "", "", ""),
 	} {
@@ -139,7 +141,7 @@ func TestAdminHelpers(t *testing.T) {
 			t.Error("expected an error")
 			continue
 		}
-		noKeyIn(t, "admin error", err.Error(), keyLimited, "lk_too_short", "lk_negative_limit_0123456")
+		noKeyIn(t, "admin error", err.Error(), keyLimited, "lk_too_long_", "lk_negative_limit_0123456")
 	}
 	s.AddToken("")
 	s.AddToken("at_another_token_0123456789")
@@ -173,7 +175,7 @@ func TestNewRejectsBadSeeds(t *testing.T) {
 	lic := func(key string) []LicenseSeed { return []LicenseSeed{{Key: key}} }
 	for name, seed := range map[string]Seed{
 		"short product ID": {Products: []ProductSeed{{ID: "prod_short", Licenses: lic(keyLimited)}}},
-		"short key":        {Products: []ProductSeed{{ID: productA, Licenses: lic("lk_short")}}},
+		"empty key":        {Products: []ProductSeed{{ID: productA, Licenses: lic("")}}},
 		"long key":         {Products: []ProductSeed{{ID: productA, Licenses: lic(strings.Repeat("k", 257))}}},
 		"duplicate key": {Products: []ProductSeed{
 			{ID: productA, Licenses: lic(keyLimited)},
@@ -187,7 +189,7 @@ func TestNewRejectsBadSeeds(t *testing.T) {
 			t.Errorf("%s: New succeeded", name)
 			continue
 		}
-		noKeyIn(t, name, err.Error(), keyLimited, "lk_short")
+		noKeyIn(t, name, err.Error(), keyLimited, strings.Repeat("k", 257))
 	}
 	// The same product listed twice is merged.
 	s, err := New(Options{Seed: Seed{Products: []ProductSeed{

@@ -192,7 +192,8 @@ func TestGetKeyV2Errors(t *testing.T) {
 		{"no key", productA, "", 400, "Missing required params"},
 		{"short productId", "prod_short", keyLimited, 400, "productId must be 22-256 characters"},
 		{"long productId", "p" + long(256), keyLimited, 400, "productId must be 22-256 characters"},
-		{"short key", productA, "lk_short", 400, "licenseKey must be 23-256 characters"},
+		{"long key", productA, long(257), 400, "licenseKey must be 1-256 characters"},
+		{"unknown short key", productA, "lk_short", 404, "Invalid license key"},
 		{"unknown key", productA, "lk_nosuchkey_0123456789abc", 404, "Invalid license key"},
 		{"key of another product", productA, keyOther, 404, "Invalid license key"},
 	} {

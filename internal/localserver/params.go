@@ -18,10 +18,14 @@ type field struct {
 	min, max int
 }
 
-// The request fields and their documented limits.
+// The request fields and their documented limits. License keys come in
+// custom formats (1-10 sections of 1-32 characters, with separators, a
+// prefix and a suffix): KeyMint's docs show the 17-character key
+// 0B4ADFD8-8C47ECD0, so any length from 1 is accepted, although the
+// /deactivate-key page says 23-256.
 var (
 	productIDField  = field{"productId", 22, 256}
-	licenseKeyField = field{"licenseKey", 23, 256}
+	licenseKeyField = field{"licenseKey", 1, 256}
 	hostIDField     = field{"hostId", 1, 64}
 	deviceTagField  = field{"deviceTag", 1, 64}
 )

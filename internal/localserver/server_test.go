@@ -137,8 +137,8 @@ func TestFieldValidation(t *testing.T) {
 			tc{"productId long", path, map[string]any{"productId": long(257)}, "productId must be 22-256 characters"},
 			tc{"licenseKey missing", path, map[string]any{"licenseKey": nil}, missing},
 			tc{"licenseKey empty", path, map[string]any{"licenseKey": ""}, missing},
-			tc{"licenseKey short", path, map[string]any{"licenseKey": long(22)}, "licenseKey must be 23-256 characters"},
-			tc{"licenseKey long", path, map[string]any{"licenseKey": long(257)}, "licenseKey must be 23-256 characters"},
+			tc{"licenseKey long", path, map[string]any{"licenseKey": long(257)}, "licenseKey must be 1-256 characters"},
+			tc{"licenseKey 257 runes", path, map[string]any{"licenseKey": strings.Repeat("é", 257)}, "licenseKey must be 1-256 characters"},
 		)
 	}
 	cases = append(cases,
@@ -556,5 +556,55 @@ func TestErrorAnswersNeverEchoKeys(t *testing.T) {
 			}
 			noKeyIn(t, path+" answer", string(raw), b["licenseKey"].(string), testToken)
 		}
+	}
+}
+
+// TestShortKeys: keys of custom formats, as short as 1 character (such as
+// the 17-character 0B4ADFD8-8C47ECD0 of KeyMint's docs), work in every
+// call of both generations, and the local aids never show them.
+func TestShortKeys(t *testing.T) {
+	const docsKey = "0B4ADFD8-8C47ECD0"
+	keys := []string{"Z", "AB-CD", docsKey, strings.Repeat("k", 22), strings.Repeat("é", 256)}
+	f := newFixture(t, "")
+	for _, key := range keys {
+		if err := f.srv.AddLicense(productB, LicenseSeed{Key: key, MaxActivations: new(2)}); err != nil {
+			t.Fatalf("AddLicense of a %d-character key: %v", len([]rune(key)), err)
+		}
+	}
+	seeded, err := New(Options{Seed: Seed{Products: []ProductSeed{{ID: productA, Licenses: []LicenseSeed{{Key: "Z"}, {Key: docsKey}}}}}})
+	if err != nil {
+		t.Fatalf("a seed with short keys: %v", err)
+	}
+	if n := len(seeded.Licenses()); n != 2 {
+		t.Errorf("the seed has %d licenses, want 2", n)
+	}
+	for _, key := range keys {
+		what := fmt.Sprintf("%d-character key", len([]rune(key)))
+		status, got := f.post("/activate-key", body(productB, key, "host-1", ""))
+		wantAnswer(t, what+" /activate-key", status, got, 200, okActivation("", ""))
+		status, got = f.post("/key/activate", body(productB, key, "host-2", ""))
+		wantAnswer(t, what+" /key/activate", status, got, 200, okActivationV2("", "", "host-2"))
+		_, got = f.post("/get-key", body(productB, key, "", ""))
+		if lic, _ := got["data"].(map[string]any)["license"].(map[string]any); lic["key"] != key || lic["activations"] != 2.0 {
+			t.Errorf("%s /get-key: %v", what, got)
+		}
+		_, got = f.getKeyV2(productB, key, "")
+		if lic, _ := got["data"].(map[string]any)["license"].(map[string]any); lic["key"] != key {
+			t.Errorf("%s GET /key: %v", what, got)
+		}
+		status, got = f.post("/deactivate-key", body(productB, key, "host-1", ""))
+		wantAnswer(t, what+" /deactivate-key", status, got, 200, map[string]any{"message": "Device deactivated", "code": 0})
+		status, got = f.post("/key/deactivate", body(productB, key, "", ""))
+		wantAnswer(t, what+" /key/deactivate", status, got, 200, map[string]any{"message": "All devices deactivated", "code": 0, "devicesRemoved": 1})
+	}
+	for _, row := range f.srv.Licenses() {
+		for _, key := range keys {
+			if row.MaskedKey == key || (len([]rune(key)) < 16 && row.MaskedKey != "****" && strings.Contains(row.MaskedKey, key)) {
+				t.Errorf("Licenses shows a key in full: %+v", row)
+			}
+		}
+	}
+	if m := MaskKey(docsKey); strings.Contains(m, docsKey) {
+		t.Errorf("MaskKey(%q) = %q", docsKey, m)
 	}
 }
