@@ -238,6 +238,13 @@ func TestServeRefuses(t *testing.T) {
 		{"rate limit without a number", nil, []string{"-token", token, "-rate-limit", "/1m"}, "want N or N/DURATION"},
 		{"rate limit with a bad window", nil, []string{"-token", token, "-rate-limit", "3/3"}, "want N or N/DURATION"},
 		{"rate limit with a zero window", nil, []string{"-token", token, "-rate-limit", "3/0s"}, "the window must be longer than 0"},
+		{"unknown scope", nil, []string{"-token", token + ":licenses:read,licenses:reed"}, `-token: unknown scope "licenses:reed"; the scopes are licenses:read,`},
+		{"no scope", nil, []string{"-token", token + ":"}, "-token: no scope after the colon"},
+		{"empty scope", nil, []string{"-token", token + ":licenses:read,"}, "-token: empty scope name"},
+		{"empty token", nil, []string{"-token", ":licenses:read"}, "-token: empty token"},
+		{"token in the scopes", nil, []string{"-token", "at_x:licenses:read," + token}, "-token: unknown scope (the 2nd of 2, not shown"},
+		{"scopes before the token", nil, []string{"-token", "licenses:read:" + token}, "-token: unknown scope (the 1st of 1, not shown"},
+		{"unknown scope in the environment", map[string]string{"KEYMINT_LOCAL_TOKEN": token + ":licenses:fly"}, nil, `$KEYMINT_LOCAL_TOKEN: unknown scope "licenses:fly"`},
 	} {
 		args := append([]string{"serve", "-addr", "127.0.0.1:0"}, tc.args...)
 		code, out, errOut := runCmd(t.Context(), env(tc.env), args...)

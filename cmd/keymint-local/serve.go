@@ -43,10 +43,10 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", defaultAddr, "`host:port` to listen on; port 0 picks a free port")
 	fs.StringVar(&cfg.addrFile, "addr-file", "", "write the base URL to this `file` once listening (atomically; removed on exit)")
-	fs.StringVar(&cfg.seedFile, "seed", "", "JSON seed `file` (access_tokens and products with licenses)")
+	fs.StringVar(&cfg.seedFile, "seed", "", "JSON seed `file` (access_tokens, scoped tokens and products with licenses)")
 	fs.StringVar(&cfg.stateFile, "state", "", "state `file`: loaded if present, rewritten after every change")
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a non-loopback -addr (secrets travel over plain HTTP)")
-	fs.Var(&cfg.tokens, "token", "accepted access `token` (repeatable; default $KEYMINT_LOCAL_TOKEN)")
+	fs.Var(&cfg.tokens, "token", "accepted access token: `TOKEN` has every scope, TOKEN:SCOPE[,SCOPE...] only those (split at the\nfirst colon), such as at_client:licenses:activate (repeatable; default $KEYMINT_LOCAL_TOKEN).\nScopes: "+strings.Join(localserver.Scopes(), ", "))
 	fs.Var(productFlag{&cfg.catalog}, "product", "add a product `ID`; the following -license flags belong to it (repeatable)")
 	fs.Var(licenseFlag{&cfg.catalog}, "license", "add a license `KEY=SEATS` to the last -product; SEATS is a number or \"unlimited\" (repeatable)")
 	fs.Var(customerFlag{&cfg.catalog}, "customer", "customer `\"Name <email>\"` of the -license flags that follow (\"\" for none)")
@@ -64,8 +64,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if cfg.catalog.err != nil {
-		return nil, cfg.catalog.err
+	if err := errors.Join(cfg.tokens.err, cfg.catalog.err); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -80,15 +80,20 @@ func (cfg *serveConfig) seed(getenv func(string) string) (localserver.Seed, erro
 		}
 	}
 	tokens := cfg.tokens
-	if len(tokens) == 0 {
+	if len(tokens.all)+len(tokens.scoped) == 0 {
 		if t := getenv("KEYMINT_LOCAL_TOKEN"); t != "" {
-			tokens = tokenList{t}
+			tokens.name = "$KEYMINT_LOCAL_TOKEN"
+			_ = tokens.Set(t)
+			if tokens.err != nil {
+				return seed, tokens.err
+			}
 		}
 	}
-	seed.AccessTokens = append(seed.AccessTokens, tokens...)
+	seed.AccessTokens = append(seed.AccessTokens, tokens.all...)
+	seed.Tokens = append(seed.Tokens, tokens.scoped...)
 	seed.Products = append(seed.Products, cfg.catalog.products...)
-	if len(seed.AccessTokens) == 0 {
-		return seed, errors.New("no access token: pass -token TOKEN, set KEYMINT_LOCAL_TOKEN, or list access_tokens in the -seed file")
+	if len(seed.AccessTokens)+len(seed.Tokens) == 0 {
+		return seed, errors.New("no access token: pass -token TOKEN, set KEYMINT_LOCAL_TOKEN, or list access_tokens or tokens in the -seed file")
 	}
 	return seed, nil
 }
@@ -263,16 +268,48 @@ func (f rateLimitFlag) Set(v string) error {
 	return nil
 }
 
-// tokenList collects repeated -token flags.
-type tokenList []string
+// tokenList collects repeated -token flags: TOKEN (every scope) or
+// TOKEN:SCOPE[,SCOPE...], split at the first colon, since scope names hold
+// colons themselves. Errors are kept in err instead of being returned by
+// Set, because the flag package would print the value, which holds the
+// token; they never show the token.
+type tokenList struct {
+	all    []string                // tokens with every scope
+	scoped []localserver.TokenSeed // tokens with the scopes listed
+	name   string                  // what errors call the value; "" = "-token"
+	err    error
+}
 
 func (l *tokenList) String() string { return "" }
 
 func (l *tokenList) Set(v string) error {
-	if v == "" {
-		return errors.New("empty token")
+	name := l.name
+	if name == "" {
+		name = "-token"
 	}
-	*l = append(*l, v)
+	fail := func(err error) error {
+		l.err = errors.Join(l.err, fmt.Errorf("%s: %w", name, err))
+		return nil
+	}
+	token, list, scoped := strings.Cut(v, ":")
+	if token == "" {
+		return fail(errors.New("empty token; want TOKEN or TOKEN:SCOPE[,SCOPE...]"))
+	}
+	if !scoped {
+		l.all = append(l.all, token)
+		return nil
+	}
+	if list == "" {
+		return fail(errors.New("no scope after the colon; a token with every scope is given without one"))
+	}
+	scopes := strings.Split(list, ",")
+	for i := range scopes {
+		scopes[i] = strings.TrimSpace(scopes[i])
+	}
+	if err := localserver.ValidateScopes(scopes); err != nil {
+		return fail(err)
+	}
+	l.scoped = append(l.scoped, localserver.TokenSeed{Token: token, Scopes: scopes})
 	return nil
 }
 

@@ -7,17 +7,18 @@ import "maps"
 // written to the state file like those made through the API, and errors
 // show license keys masked.
 
-// AddToken makes token a valid access token. An empty token is ignored.
-// A failure to write the state file is logged to Options.ErrorLog.
+// AddToken makes token a valid access token with every scope. An empty
+// token is ignored. A failure to write the state file is logged to
+// Options.ErrorLog.
 func (s *Server) AddToken(token string) {
 	if token == "" {
 		return
 	}
 	err := s.update(func() (bool, error) {
-		if s.tokens[token] {
+		if s.tokens[token] == allScopes {
 			return false, nil
 		}
-		s.tokens[token] = true
+		s.tokens[token] = allScopes
 		return true, nil
 	})
 	if err != nil {

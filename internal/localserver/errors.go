@@ -27,20 +27,21 @@ const (
 // The failures the core and the handlers report. Handlers of every path set
 // translate them to their own wire format.
 var (
-	errUnauthorized     = &apiError{http.StatusUnauthorized, codeRequest, "Invalid access token"}
-	errPathNotFound     = &apiError{http.StatusNotFound, codeRequest, "Not found"}
-	errMethodNotAllowed = &apiError{http.StatusMethodNotAllowed, codeRequest, "Method not allowed"}
-	errInvalidJSON      = &apiError{http.StatusBadRequest, codeRequest, "Invalid JSON body"}
-	errBodyTooLarge     = &apiError{http.StatusBadRequest, codeRequest, "Request body too large"}
-	errMissingParams    = &apiError{http.StatusBadRequest, codeRequest, "Missing required params"}
-	errInvalidKey       = &apiError{http.StatusNotFound, codeRequest, "Invalid license key"}
-	errDeviceNotFound   = &apiError{http.StatusNotFound, codeRequest, "Device not found"}
-	errBlocked          = &apiError{http.StatusForbidden, codeState, "License is blocked"}
-	errExpired          = &apiError{http.StatusForbidden, codeState, "License expired"}
-	errCustomerInactive = &apiError{http.StatusForbidden, codeState, "Customer is inactive"}
-	errLimitReached     = &apiError{http.StatusForbidden, codeState, "Activation limit reached"}
-	errNotActivated     = &apiError{http.StatusForbidden, codeState, "License not activated"}
-	errServer           = &apiError{http.StatusInternalServerError, codeRequest, "Server error"}
+	errUnauthorized      = &apiError{http.StatusUnauthorized, codeRequest, "Invalid access token"}
+	errInsufficientScope = &apiError{http.StatusForbidden, codeRequest, "Insufficient permissions for this operation"}
+	errPathNotFound      = &apiError{http.StatusNotFound, codeRequest, "Not found"}
+	errMethodNotAllowed  = &apiError{http.StatusMethodNotAllowed, codeRequest, "Method not allowed"}
+	errInvalidJSON       = &apiError{http.StatusBadRequest, codeRequest, "Invalid JSON body"}
+	errBodyTooLarge      = &apiError{http.StatusBadRequest, codeRequest, "Request body too large"}
+	errMissingParams     = &apiError{http.StatusBadRequest, codeRequest, "Missing required params"}
+	errInvalidKey        = &apiError{http.StatusNotFound, codeRequest, "Invalid license key"}
+	errDeviceNotFound    = &apiError{http.StatusNotFound, codeRequest, "Device not found"}
+	errBlocked           = &apiError{http.StatusForbidden, codeState, "License is blocked"}
+	errExpired           = &apiError{http.StatusForbidden, codeState, "License expired"}
+	errCustomerInactive  = &apiError{http.StatusForbidden, codeState, "Customer is inactive"}
+	errLimitReached      = &apiError{http.StatusForbidden, codeState, "Activation limit reached"}
+	errNotActivated      = &apiError{http.StatusForbidden, codeState, "License not activated"}
+	errServer            = &apiError{http.StatusInternalServerError, codeRequest, "Server error"}
 )
 
 // Failures of the admin helpers and of seed validation.

@@ -20,7 +20,8 @@ const localPrefix = "/_local/"
 // body of a 200 answer, or an error that the dispatcher turns into an
 // error answer.
 type endpoint struct {
-	public bool // served without an access token
+	public bool     // served without an access token
+	scope  scopeSet // the scopes the token needs
 	handle func(r *http.Request) (any, error)
 }
 
@@ -28,31 +29,32 @@ type endpoint struct {
 // endpoint. A new path set only needs its own lines here and its own thin
 // handlers around the core.
 func (s *Server) routeTable() map[string]map[string]endpoint {
-	post := func(h func(*http.Request) (any, error)) map[string]endpoint {
-		return map[string]endpoint{http.MethodPost: {handle: h}}
+	post := func(scope string, h func(*http.Request) (any, error)) map[string]endpoint {
+		return map[string]endpoint{http.MethodPost: {scope: scopeOf(scope), handle: h}}
 	}
-	get := func(h func(*http.Request) (any, error)) map[string]endpoint {
-		return map[string]endpoint{http.MethodGet: {handle: h}}
+	get := func(scope string, h func(*http.Request) (any, error)) map[string]endpoint {
+		return map[string]endpoint{http.MethodGet: {scope: scopeOf(scope), handle: h}}
 	}
+	const anyToken = "" // any valid token, whatever its scopes
 	getPut := func(read, replace func(*http.Request) (any, error)) map[string]endpoint {
 		return map[string]endpoint{http.MethodGet: {handle: read}, http.MethodPut: {handle: replace}}
 	}
 	return map[string]map[string]endpoint{
 		// Generation 1, snake_case answers.
-		"/activate-key":   post(s.activateKeyV1),
-		"/deactivate-key": post(s.deactivateKeyV1),
-		"/get-key":        post(s.getKeyV1),
+		"/activate-key":   post(ScopeLicensesActivate, s.activateKeyV1),
+		"/deactivate-key": post(ScopeLicensesActivate, s.deactivateKeyV1),
+		"/get-key":        post(ScopeLicensesRead, s.getKeyV1),
 
 		// Generation 2, camelCase answers.
-		"/key/activate":   post(s.activateKeyV2),
-		"/key/deactivate": post(s.deactivateKeyV2),
-		"/key":            get(s.getKeyV2),
+		"/key/activate":   post(ScopeLicensesActivate, s.activateKeyV2),
+		"/key/deactivate": post(ScopeLicensesActivate, s.deactivateKeyV2),
+		"/key":            get(ScopeLicensesRead, s.getKeyV2),
 
 		// Local debugging and admin aids.
-		localPrefix + "seats":       get(s.seatsLocal),
-		localPrefix + "licenses":    get(s.licensesLocal),
-		localPrefix + "calls":       get(s.callsLocal),
-		localPrefix + "calls/reset": post(s.resetCallsLocal),
+		localPrefix + "seats":       get(anyToken, s.seatsLocal),
+		localPrefix + "licenses":    get(anyToken, s.licensesLocal),
+		localPrefix + "calls":       get(anyToken, s.callsLocal),
+		localPrefix + "calls/reset": post(anyToken, s.resetCallsLocal),
 		localPrefix + "faults":      getPut(s.faultsLocal, s.setFaultsLocal),
 		localPrefix + "rate-limit":  getPut(s.rateLimitLocal, s.setRateLimitLocal),
 		localPrefix + "health":      {http.MethodGet: {public: true, handle: s.healthLocal}},
@@ -91,8 +93,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.writeAnswer(w, body, err)
 }
 
-// dispatch finds the endpoint of r, checks its access token and, for API
-// requests, the token's rate limit, and runs it.
+// dispatch finds the endpoint of r, checks its access token, counts the
+// request against the token's rate limit (API requests only), checks the
+// token's scopes, and runs it. A hosted API counts every authenticated
+// request, so a request refused for its scopes counts too.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, api bool) (any, error) {
 	methods, ok := s.routes[r.URL.Path]
 	if !ok {
@@ -105,13 +109,17 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, api bool) (any
 	}
 	if !ep.public {
 		token := bearerToken(r)
-		if !s.authorized(token) {
+		scopes := s.scopes(token)
+		if scopes == 0 {
 			return nil, errUnauthorized
 		}
 		if api {
 			if err := s.limit(token); err != nil {
 				return nil, err
 			}
+		}
+		if !scopes.has(ep.scope) {
+			return nil, errInsufficientScope
 		}
 	}
 	return ep.handle(r)
@@ -126,10 +134,11 @@ func bearerToken(r *http.Request) string {
 	return strings.TrimSpace(token)
 }
 
-// authorized reports whether token is a known access token.
-func (s *Server) authorized(token string) bool {
+// scopes returns the scopes of token, or 0 if it is not a known access
+// token.
+func (s *Server) scopes(token string) scopeSet {
 	if token == "" {
-		return false
+		return 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

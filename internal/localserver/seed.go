@@ -33,11 +33,21 @@ type ProductSeed struct {
 	Licenses []LicenseSeed `json:"licenses"`
 }
 
+// TokenSeed is an access token limited to some scopes (see Scopes).
+type TokenSeed struct {
+	Token  string   `json:"token"`
+	Scopes []string `json:"scopes"` // at least one
+}
+
 // Seed is the initial content of a server: the access tokens it accepts and
-// the products and license keys it knows.
+// the products and license keys it knows. A token listed more than once
+// carries the scopes of all its listings.
 type Seed struct {
-	AccessTokens []string      `json:"access_tokens"`
-	Products     []ProductSeed `json:"products"`
+	// AccessTokens are tokens with every scope.
+	AccessTokens []string `json:"access_tokens"`
+	// Tokens are tokens with the scopes they list.
+	Tokens   []TokenSeed   `json:"tokens,omitempty"`
+	Products []ProductSeed `json:"products"`
 }
 
 // LoadSeedFile reads a JSON-encoded Seed from path. Unknown fields are an

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -32,9 +33,10 @@ type Options struct {
 	Seed Seed
 	// StateFile, if not empty, makes the state durable. If the file exists,
 	// New loads it and its licenses win over the seed's (the seed still adds
-	// the tokens, products and licenses the file does not have); if it does
-	// not exist, New creates it from the seed. Every mutation is written to
-	// it atomically before it is acknowledged.
+	// the tokens, products and licenses the file does not have, and the
+	// seed's scopes of a token win over the file's); if it does not exist,
+	// New creates it from the seed. Every mutation is written to it
+	// atomically before it is acknowledged.
 	StateFile string
 	// Now is the clock used for activation times and expiration checks;
 	// nil means time.Now.
@@ -60,7 +62,7 @@ type Server struct {
 	routes    map[string]map[string]endpoint
 
 	mu       sync.Mutex
-	tokens   map[string]bool
+	tokens   map[string]scopeSet // the scopes of each access token; never 0
 	products map[string]bool
 	licenses map[string]*license // by key; keys are unique across products
 	version  uint64              // incremented by every mutation
@@ -98,7 +100,7 @@ func New(opts Options) (*Server, error) {
 		now:       opts.Now,
 		statePath: opts.StateFile,
 		errorLog:  opts.ErrorLog,
-		tokens:    map[string]bool{},
+		tokens:    map[string]scopeSet{},
 		products:  map[string]bool{},
 		licenses:  map[string]*license{},
 		calls:     map[string]int{},
@@ -140,15 +142,28 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// addSeed adds the seed's tokens, products and licenses. A license whose
-// key is in skip and that belongs to the same product is left as it is.
+// addSeed adds the seed's tokens, products and licenses. A token the
+// server has already gets the seed's scopes. A license whose key is in
+// skip and that belongs to the same product is left as it is.
 func (s *Server) addSeed(seed Seed, skip map[string]bool) error {
+	tokens := map[string]scopeSet{}
 	for _, t := range seed.AccessTokens {
 		if t == "" {
 			return errors.New("localserver: empty access token in seed")
 		}
-		s.tokens[t] = true
+		tokens[t] = allScopes
 	}
+	for i, t := range seed.Tokens {
+		if t.Token == "" {
+			return fmt.Errorf("localserver: seed tokens[%d]: empty token", i)
+		}
+		scopes, err := parseScopes(t.Scopes)
+		if err != nil {
+			return fmt.Errorf("localserver: seed tokens[%d]: %w", i, err)
+		}
+		tokens[t.Token] |= scopes
+	}
+	maps.Copy(s.tokens, tokens)
 	for _, p := range seed.Products {
 		if err := s.addProduct(p.ID); err != nil {
 			return err

@@ -13,10 +13,13 @@ import (
 // stateVersion is the version of the state file format.
 const stateVersion = 1
 
-// stateFile is the JSON content of a state file.
+// stateFile is the JSON content of a state file. Tokens with every scope
+// are listed in AccessTokens, the others in Tokens, so that a file without
+// scoped tokens reads as before scopes existed.
 type stateFile struct {
 	Version      int            `json:"version"`
 	AccessTokens []string       `json:"access_tokens"`
+	Tokens       []TokenSeed    `json:"tokens,omitempty"`
 	Products     []stateProduct `json:"products"`
 }
 
@@ -69,7 +72,14 @@ func writeStateFile(path string, data []byte) error {
 func (s *Server) restore(st stateFile) (map[string]bool, error) {
 	keys := map[string]bool{}
 	for _, t := range st.AccessTokens {
-		s.tokens[t] = true
+		s.tokens[t] = allScopes
+	}
+	for i, t := range st.Tokens {
+		scopes, err := parseScopes(t.Scopes)
+		if err != nil {
+			return nil, fmt.Errorf("localserver: state file %s: tokens[%d]: %w", s.statePath, i, err)
+		}
+		s.tokens[t.Token] = scopes
 	}
 	for _, p := range st.Products {
 		if err := s.addProduct(p.ID); err != nil {
@@ -92,7 +102,14 @@ func (s *Server) snapshotLocked() stateFile {
 	for _, l := range s.sortedLicensesLocked() {
 		byProduct[l.productID] = append(byProduct[l.productID], stateLicense{LicenseSeed: l.LicenseSeed, Devices: l.devices})
 	}
-	st := stateFile{Version: stateVersion, AccessTokens: slices.Sorted(maps.Keys(s.tokens))}
+	st := stateFile{Version: stateVersion}
+	for _, t := range slices.Sorted(maps.Keys(s.tokens)) {
+		if scopes := s.tokens[t]; scopes == allScopes {
+			st.AccessTokens = append(st.AccessTokens, t)
+		} else {
+			st.Tokens = append(st.Tokens, TokenSeed{Token: t, Scopes: scopes.names()})
+		}
+	}
 	for _, id := range slices.Sorted(maps.Keys(s.products)) {
 		st.Products = append(st.Products, stateProduct{ID: id, Licenses: byProduct[id]})
 	}
