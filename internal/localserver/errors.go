@@ -56,6 +56,33 @@ func badRequest(message string) *apiError {
 	return &apiError{http.StatusBadRequest, codeRequest, message}
 }
 
+// routeError is a request for a path the server does not serve (404) or
+// with a method the path does not take (405). The hosted API answers those
+// from the web framework in front of it (NestJS on Express), not from
+// KeyMint's code, in the framework's own shape: {"message":"Cannot POST
+// /activate-key","error":"Not Found","statusCode":404}, without the
+// numeric "code" of KeyMint's answers, so that a client can tell that the
+// answer says nothing about a license. Unlike Express, the message leaves
+// out the query string, which may carry a license key.
+type routeError struct {
+	status       int // 404 or 405
+	method, path string
+}
+
+func (e *routeError) Error() string { return e.body().Message }
+
+// routeErrorBody is the body of a routeError answer.
+type routeErrorBody struct {
+	Message    string `json:"message"`
+	Error      string `json:"error"`
+	StatusCode int    `json:"statusCode"`
+}
+
+// body returns the answer of e.
+func (e *routeError) body() routeErrorBody {
+	return routeErrorBody{Message: "Cannot " + e.method + " " + e.path, Error: http.StatusText(e.status), StatusCode: e.status}
+}
+
 // rateLimitError is a 429 answer, injected or real. It is answered with
 // the hosted service's body, which adds an "error" object, and a
 // Retry-After header.

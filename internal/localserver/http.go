@@ -26,9 +26,10 @@ type endpoint struct {
 }
 
 // routeTable maps every path and method the server answers to its
-// endpoint. A new path set only needs its own lines here and its own thin
-// handlers around the core.
-func (s *Server) routeTable() map[string]map[string]endpoint {
+// endpoint, with the paths of the API generation api (see Options.API). A
+// new path set only needs its own lines here and its own thin handlers
+// around the core.
+func (s *Server) routeTable(api string) map[string]map[string]endpoint {
 	post := func(scope string, h func(*http.Request) (any, error)) map[string]endpoint {
 		return map[string]endpoint{http.MethodPost: {scope: scopeOf(scope), handle: h}}
 	}
@@ -39,17 +40,19 @@ func (s *Server) routeTable() map[string]map[string]endpoint {
 	getPut := func(read, replace func(*http.Request) (any, error)) map[string]endpoint {
 		return map[string]endpoint{http.MethodGet: {handle: read}, http.MethodPut: {handle: replace}}
 	}
-	return map[string]map[string]endpoint{
-		// Generation 1, snake_case answers.
+	// Generation 1, snake_case answers.
+	gen1 := map[string]map[string]endpoint{
 		"/activate-key":   post(ScopeLicensesActivate, s.activateKeyV1),
 		"/deactivate-key": post(ScopeLicensesActivate, s.deactivateKeyV1),
 		"/get-key":        post(ScopeLicensesRead, s.getKeyV1),
-
-		// Generation 2, camelCase answers.
+	}
+	// Generation 2, camelCase answers.
+	gen2 := map[string]map[string]endpoint{
 		"/key/activate":   post(ScopeLicensesActivate, s.activateKeyV2),
 		"/key/deactivate": post(ScopeLicensesActivate, s.deactivateKeyV2),
 		"/key":            get(ScopeLicensesRead, s.getKeyV2),
-
+	}
+	routes := map[string]map[string]endpoint{
 		// Local debugging and admin aids.
 		localPrefix + "seats":       get(anyToken, s.seatsLocal),
 		localPrefix + "licenses":    get(anyToken, s.licensesLocal),
@@ -59,6 +62,13 @@ func (s *Server) routeTable() map[string]map[string]endpoint {
 		localPrefix + "rate-limit":  getPut(s.rateLimitLocal, s.setRateLimitLocal),
 		localPrefix + "health":      {http.MethodGet: {public: true, handle: s.healthLocal}},
 	}
+	if api != APIv2 {
+		maps.Copy(routes, gen1)
+	}
+	if api != APIv1 {
+		maps.Copy(routes, gen2)
+	}
+	return routes
 }
 
 // Handler returns the HTTP handler of the API.
@@ -100,12 +110,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, api bool) (any, error) {
 	methods, ok := s.routes[r.URL.Path]
 	if !ok {
-		return nil, errPathNotFound
+		return nil, &routeError{http.StatusNotFound, r.Method, r.URL.Path}
 	}
 	ep, ok := methods[r.Method]
 	if !ok {
 		w.Header().Set("Allow", strings.Join(slices.Sorted(maps.Keys(methods)), ", "))
-		return nil, errMethodNotAllowed
+		return nil, &routeError{http.StatusMethodNotAllowed, r.Method, r.URL.Path}
 	}
 	if !ep.public {
 		token := bearerToken(r)
@@ -162,10 +172,14 @@ type errorDetail struct {
 // errorAnswer returns the status and body for err, and the value of the
 // Retry-After header (0 = none). Errors that are not API errors are logged
 // and answered with a 500.
-func (s *Server) errorAnswer(err error) (status int, body messageBody, retryAfter int64) {
+func (s *Server) errorAnswer(err error) (status int, body any, retryAfter int64) {
 	var limited *rateLimitError
 	if errors.As(err, &limited) {
 		return http.StatusTooManyRequests, rateLimitBody, retryAfterSeconds(limited.retryAfter)
+	}
+	var route *routeError
+	if errors.As(err, &route) {
+		return route.status, route.body(), 0
 	}
 	var apiErr *apiError
 	if !errors.As(err, &apiErr) {

@@ -9,8 +9,9 @@ import (
 )
 
 // Local debugging and admin aids, not part of the KeyMint API. They need
-// an access token like the API (except health), but are not counted in
-// Calls, and neither faults nor the rate limit apply to them.
+// an access token like the API (except health), any valid one whatever its
+// scopes, but are not counted in Calls, and neither faults nor the rate
+// limit apply to them.
 
 // seatsLocal answers GET /_local/seats with every held seat, keys masked.
 func (s *Server) seatsLocal(*http.Request) (any, error) {

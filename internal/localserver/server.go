@@ -1,16 +1,38 @@
 // Package localserver is an in-memory, KeyMint-compatible licensing API for
-// tests and demos. On one port it answers the generation-1 paths
-// (/activate-key, /deactivate-key, /get-key) in snake_case and the
+// tests, demos and users' CI. On one port it answers the generation-1
+// paths (/activate-key, /deactivate-key, /get-key) in snake_case and the
 // generation-2 paths (/key/activate, /key/deactivate, GET /key) in
-// camelCase, like the real service, plus local aids under /_local/ for
-// people debugging their CI: seats, licenses, call counters, fault
-// injection and the rate limit.
+// camelCase, like the real service, or only one generation
+// (Options.API), plus local aids under /_local/ for people debugging their
+// CI: seats, licenses, call counters, fault injection and the rate limit.
+//
+// It behaves like the hosted API where a client can tell:
+//
+//   - Access tokens carry scopes (Seed.Tokens; Seed.AccessTokens have
+//     every scope). get-key needs ScopeLicensesRead, activate and
+//     deactivate need ScopeLicensesActivate; without it a call is
+//     answered 403 {"message":"Insufficient permissions for this
+//     operation","code":1}.
+//   - Each token may send RateLimit.Requests API requests in any interval
+//     of RateLimit.Window (a strict sliding window); the next are answered
+//     429 {"message":"Request failed","code":1,"error":{"code":
+//     "RATE_LIMIT_EXCEEDED",...}} with a Retry-After. Requests refused for
+//     their scopes count; unauthenticated ones, those to unknown paths and
+//     those to /_local/ do not.
+//   - Paths it does not serve, and methods a path does not take, are
+//     answered as the web framework in front of the hosted API answers
+//     them, not as KeyMint does: 404 {"message":"Cannot POST /path",
+//     "error":"Not Found","statusCode":404} (405 "Method Not Allowed" with
+//     an Allow header), without KeyMint's numeric "code". They are counted
+//     in Calls.
+//   - License keys may have 1 to 256 characters, as custom key formats
+//     produce; product IDs 22 to 256.
 //
 // The core state logic (core.go) returns Go values and typed errors; the
 // wire encoding of each path set lives in thin handlers (gen1.go, gen2.go),
-// which share the store and the port. Fault injection (faults.go) and a
-// per-token rate limit (ratelimit.go) let tests prove that a client loses
-// nothing when the service fails.
+// which share the store and the port. Fault injection (faults.go) and the
+// rate limit (ratelimit.go) let tests prove that a client loses nothing
+// when the service fails.
 package localserver
 
 import (
@@ -51,7 +73,19 @@ type Options struct {
 	// RateLimit is the initial rate limit per access token (see
 	// SetRateLimit); the zero value means none.
 	RateLimit RateLimit
+	// API is the generation of paths the server answers: APIv1, APIv2 or
+	// APIBoth; "" means APIBoth. The paths of a generation not served
+	// answer like any unknown path: 404 from the web front end, not from
+	// KeyMint.
+	API string
 }
+
+// The values of Options.API.
+const (
+	APIBoth = "both" // generation 1 and generation 2 on one port
+	APIv1   = "v1"   // POST /activate-key, /deactivate-key, /get-key
+	APIv2   = "v2"   // POST /key/activate, POST /key/deactivate, GET /key
+)
 
 // Server is an in-memory KeyMint licensing API. It is safe for concurrent
 // use.
@@ -112,7 +146,12 @@ func New(opts Options) (*Server, error) {
 	if s.errorLog == nil {
 		s.errorLog = log.Default()
 	}
-	s.routes = s.routeTable()
+	switch opts.API {
+	case "", APIBoth, APIv1, APIv2:
+	default:
+		return nil, fmt.Errorf("localserver: API %q: want %q, %q or %q", opts.API, APIv1, APIv2, APIBoth)
+	}
+	s.routes = s.routeTable(opts.API)
 	if err := s.SetFaults(opts.Faults); err != nil {
 		return nil, err
 	}

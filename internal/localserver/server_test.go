@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -70,10 +71,31 @@ func TestHealthNeedsNoToken(t *testing.T) {
 	wantAnswer(t, "health", status, decodeObject(t, raw), 200, map[string]any{"status": "ok"})
 }
 
+// wantFrontEndError checks an answer of the web front end: the
+// NestJS/Express shape, without KeyMint's numeric code.
+func wantFrontEndError(t *testing.T, what string, status int, raw []byte, wantStatus int, method, path string) {
+	t.Helper()
+	got := decodeObject(t, raw)
+	want := map[string]any{"message": "Cannot " + method + " " + path, "error": http.StatusText(wantStatus), "statusCode": wantStatus}
+	wantAnswer(t, what, status, got, wantStatus, want)
+	if _, ok := got["code"]; ok {
+		t.Errorf("%s: the answer has a KeyMint code: %s", what, raw)
+	}
+}
+
 func TestRouting(t *testing.T) {
 	f := newFixture(t, "")
-	status, raw := f.request(http.MethodPost, "/no-such-path", testToken, strings.NewReader("{}"))
-	wantError(t, "unknown path", status, decodeObject(t, raw), 404, 1, "Not found")
+	for _, tc := range []struct{ method, path, token string }{
+		{http.MethodPost, "/no-such-path", testToken},
+		{http.MethodPost, "/no-such-path", ""},
+		{http.MethodGet, "/", testToken},
+		{http.MethodPost, "/wrong-prefix/activate-key", testToken},
+		{http.MethodGet, "/_local/nope", testToken},
+		{http.MethodGet, "/_local/", ""},
+	} {
+		status, raw := f.request(tc.method, tc.path, tc.token, strings.NewReader("{}"))
+		wantFrontEndError(t, tc.method+" "+tc.path, status, raw, 404, tc.method, tc.path)
+	}
 
 	for _, tc := range []struct{ method, path, allow string }{
 		{http.MethodGet, "/activate-key", "POST"},
@@ -88,16 +110,26 @@ func TestRouting(t *testing.T) {
 		{http.MethodGet, "/_local/calls/reset", "POST"},
 		{http.MethodPost, "/_local/licenses", "GET"},
 	} {
-		req, _ := http.NewRequest(tc.method, f.url+tc.path, nil)
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		for _, token := range []string{testToken, ""} {
+			req, _ := http.NewRequest(tc.method, f.url+tc.path, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.Header.Get("Allow") != tc.allow {
+				t.Errorf("%s %s: Allow %q; want %q", tc.method, tc.path, resp.Header.Get("Allow"), tc.allow)
+			}
+			wantFrontEndError(t, tc.method+" "+tc.path, resp.StatusCode, raw, 405, tc.method, tc.path)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != 405 || resp.Header.Get("Allow") != tc.allow {
-			t.Errorf("%s %s: status %d, Allow %q; want 405, %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), tc.allow)
-		}
+	}
+	// They are API requests all the same, counted by path.
+	if got := f.srv.Calls(); got["/no-such-path"] != 2 || got["/wrong-prefix/activate-key"] != 1 || got["/key"] != 2 || got["/_local/nope"] != 0 {
+		t.Errorf("Calls() = %v", got)
 	}
 }
 
