@@ -22,16 +22,21 @@ const usageText = `keymint-local: a local, in-memory KeyMint licensing API for t
 
 Usage:
   keymint-local serve [flags]    run the server (generation-1 paths in snake_case
-                                 and generation-2 paths in camelCase, one port)
+                                 and generation-2 paths in camelCase, one port,
+                                 or only one generation with -api v1|v2)
   keymint-local seats [flags]    list the seats and licenses of a running server
   keymint-local faults [flags]   show or replace (-set) a running server's fault
                                  injection, with its fault stats
   keymint-local usage            show this help
 
-Run "keymint-local COMMAND -h" for the flags of a command. serve can inject
-faults (-fault-5xx, -fault-429, -fault-retry-after, -fault-latency,
--fault-lost, -fault-seed) and limit each token's requests (-rate-limit), so
-that tests can prove a client loses nothing when the service fails.
+Run "keymint-local COMMAND -h" for the flags of a command. Like the hosted
+service, serve limits each token's requests (-rate-limit N/DURATION), gives
+tokens scopes (-token TOKEN:SCOPE,...) and answers unknown paths from its
+web front end (404 {"message":"Cannot POST /path","error":"Not Found",
+"statusCode":404}, without KeyMint's "code"). It can also inject faults
+(-fault-5xx, -fault-429, -fault-retry-after, -fault-latency, -fault-lost,
+-fault-seed), so that tests can prove a client loses nothing when the
+service fails.
 
 Example:
   keymint-local serve -token at_local_dev_token_123456 \
@@ -43,6 +48,46 @@ Example:
   keymint-local faults -url "$(cat /tmp/keymint.url)" -token at_local_dev_token_123456 \
     -set '{"server_error_rate":0.1,"lost_answer_rate":0.05,"latency":"20ms","seed":7}'
 `
+
+// serveUsageHead and serveUsageTail are the text of "serve -h" before and
+// after its flags.
+const (
+	serveUsageHead = `Usage: keymint-local serve [flags]
+
+Runs the local KeyMint API until SIGINT or SIGTERM. Like the hosted service:
+  - each access token may send N API requests in any DURATION (-rate-limit,
+    a sliding window); the next ones are answered 429 with a Retry-After
+    until the oldest leaves the window;
+  - tokens carry scopes (-token TOKEN:SCOPE,...): get-key needs
+    licenses:read, activate and deactivate need licenses:activate; a call
+    without its scope is answered 403 {"message":"Insufficient permissions
+    for this operation","code":1}, and still counts against the rate limit;
+  - paths it does not serve, such as the other generation's with -api, are
+    answered by the web front end, not by KeyMint: 404 {"message":"Cannot
+    POST /path","error":"Not Found","statusCode":404}, without a "code".
+The /_local/ aids (seats, licenses, calls, faults, rate-limit) take any
+valid token and are not rate limited.
+
+Flags:
+`
+	serveUsageTail = `
+Example: generation 2 only, 3 requests per token in any 3 seconds, an admin
+token with every scope and a client token that may only activate and
+deactivate, as shipped inside desktop apps:
+
+  keymint-local serve -api v2 -rate-limit 3/3s \
+    -token at_local_admin_token_123456 \
+    -token at_local_client_token_12345:licenses:activate \
+    -product prod_0123456789abcdefghijk -license 0B4ADFD8-8C47ECD0=3 \
+    -addr 127.0.0.1:0 -addr-file /tmp/keymint.url
+
+A -seed file lists tokens the same way:
+  {"access_tokens": ["at_admin..."],
+   "tokens": [{"token": "at_client...", "scopes": ["licenses:activate"]},
+              {"token": "at_ro...", "scopes": ["licenses:read"]}],
+   "products": [{"id": "prod_...", "licenses": [{"key": "...", "max_activations": 3}]}]}
+`
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

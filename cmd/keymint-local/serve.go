@@ -30,6 +30,7 @@ const (
 // serveConfig is the parsed command line of serve.
 type serveConfig struct {
 	addr, addrFile, seedFile, stateFile string
+	api                                 string
 	allowRemote                         bool
 	tokens                              tokenList
 	catalog                             catalog
@@ -50,6 +51,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.Var(productFlag{&cfg.catalog}, "product", "add a product `ID`; the following -license flags belong to it (repeatable)")
 	fs.Var(licenseFlag{&cfg.catalog}, "license", "add a license `KEY=SEATS` to the last -product; SEATS is a number or \"unlimited\" (repeatable)")
 	fs.Var(customerFlag{&cfg.catalog}, "customer", "customer `\"Name <email>\"` of the -license flags that follow (\"\" for none)")
+	cfg.api = localserver.APIBoth
+	fs.Var(apiFlag{&cfg.api}, "api", "the API generation(s) to serve, `v1|v2|both`: v1 = POST /activate-key, /deactivate-key, /get-key;\nv2 = POST /key/activate, /key/deactivate, GET /key; the other generation's paths answer 404 like unknown paths")
 	fs.Var(rateLimitFlag{&cfg.rateLimit}, "rate-limit", "limit each access token to `N/DURATION`: N API requests in any DURATION (a sliding window), such as 10/1m\nor 3/3s, then 429 with a Retry-After; a bare N means N a minute (default: no limit)")
 	fs.Var(rateFlag{&cfg.faults.ServerErrorRate}, "fault-5xx", "answer this share of API requests with 500 before handling them (`RATE` 0-1)")
 	fs.Var(rateFlag{&cfg.faults.RateLimitRate}, "fault-429", "answer this share of API requests with 429 before handling them (`RATE` 0-1)")
@@ -58,8 +61,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.Var(rateFlag{&cfg.faults.LostAnswerRate}, "fault-lost", "handle this share of API requests, then close the connection without an answer (`RATE` 0-1)")
 	fs.Int64Var(&cfg.faults.Seed, "fault-seed", 0, "seed `N` of the fault decisions, so that a run is repeatable")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: keymint-local serve [flags]\n\nRuns the local KeyMint API until SIGINT or SIGTERM.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), serveUsageHead)
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), serveUsageTail)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
@@ -117,6 +121,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		ErrorLog:  logger,
 		Faults:    cfg.faults,
 		RateLimit: cfg.rateLimit,
+		API:       cfg.api,
 	})
 	if err != nil {
 		return err
@@ -247,6 +252,25 @@ func (f rateFlag) Set(v string) error {
 	}
 	*f.p = rate
 	return nil
+}
+
+// apiFlag is a flag holding an API generation: v1, v2 or both.
+type apiFlag struct{ api *string }
+
+func (f apiFlag) String() string {
+	if f.api == nil {
+		return ""
+	}
+	return *f.api
+}
+
+func (f apiFlag) Set(v string) error {
+	switch v {
+	case localserver.APIv1, localserver.APIv2, localserver.APIBoth:
+		*f.api = v
+		return nil
+	}
+	return fmt.Errorf("want %s, %s or %s", localserver.APIv1, localserver.APIv2, localserver.APIBoth)
 }
 
 // rateLimitFlag is a flag holding a rate limit, "N/DURATION" or "N".
