@@ -54,7 +54,13 @@ type Config struct {
 	Progress io.Writer
 	// Quick marks a smoke run in the report.
 	Quick bool
+	// Parallelism is the CLI's -parallelism; 0 means Terraform's default,
+	// DefaultParallelism.
+	Parallelism int
 }
+
+// DefaultParallelism is Terraform's default -parallelism.
+const DefaultParallelism = 10
 
 // Phase is a step of a run.
 type Phase int
@@ -71,16 +77,16 @@ var Phases = []Phase{Apply, Plan, Destroy}
 
 func (p Phase) String() string { return [...]string{"apply", "plan", "destroy"}[p] }
 
-// args are the CLI arguments of the phase. Terraform's default parallelism
-// (10) applies.
-func (p Phase) args() []string {
+// args are the CLI arguments of the phase, with the given -parallelism.
+func (p Phase) args(parallelism int) []string {
+	par := fmt.Sprintf("-parallelism=%d", parallelism)
 	switch p {
 	case Apply:
-		return []string{"apply", "-auto-approve", "-input=false", "-no-color"}
+		return []string{"apply", "-auto-approve", "-input=false", "-no-color", par}
 	case Plan:
-		return []string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}
+		return []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", par}
 	default:
-		return []string{"destroy", "-auto-approve", "-input=false", "-no-color"}
+		return []string{"destroy", "-auto-approve", "-input=false", "-no-color", par}
 	}
 }
 
@@ -169,9 +175,12 @@ type Report struct {
 	LoadStart, LoadEnd string
 	Elapsed            time.Duration
 	Quick              bool
-	Scenarios          []Scenario
-	Variants           []Variant
-	Runs               []RunResult
+	// Parallelism is the CLI's -parallelism (0 is read as
+	// DefaultParallelism).
+	Parallelism int
+	Scenarios   []Scenario
+	Variants    []Variant
+	Runs        []RunResult
 }
 
 // Names of things the harness sets up on keymint-local.
@@ -225,20 +234,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 20 * time.Millisecond
 	}
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = DefaultParallelism
+	}
 	progress := cfg.Progress
 	if progress == nil {
 		progress = io.Discard
 	}
 	start := time.Now()
 	rep := &Report{
-		Date:      start,
-		CPUs:      runtime.NumCPU(),
-		OS:        runtime.GOOS,
-		Arch:      runtime.GOARCH,
-		LoadStart: loadAverage(),
-		Quick:     cfg.Quick,
-		Scenarios: cfg.Scenarios,
-		Variants:  cfg.Variants,
+		Date:        start,
+		CPUs:        runtime.NumCPU(),
+		OS:          runtime.GOOS,
+		Arch:        runtime.GOARCH,
+		LoadStart:   loadAverage(),
+		Quick:       cfg.Quick,
+		Parallelism: cfg.Parallelism,
+		Scenarios:   cfg.Scenarios,
+		Variants:    cfg.Variants,
 	}
 
 	work := cfg.WorkDir
@@ -391,7 +404,7 @@ func (r *runner) phases(ctx context.Context, ws *clirun.Workspace, sc Scenario, 
 		if err != nil {
 			return err
 		}
-		out, err := ws.Run(ctx, ph.args()...)
+		out, err := ws.Run(ctx, ph.args(r.cfg.Parallelism)...)
 		if err != nil {
 			if code, _ := clirun.ExitCode(err); ph == Plan && code == 2 {
 				return fmt.Errorf("the plan after apply is not empty (exit code 2): %s does not converge\n%s",
@@ -443,8 +456,11 @@ func (r RunResult) summaryLine(n int) string {
 	for _, ph := range Phases {
 		fmt.Fprintf(&b, "%s %6.2fs  ", ph, r.Phases[ph].Wall.Seconds())
 	}
-	fmt.Fprintf(&b, "total %6.2fs  get-key/plan %d  API calls/resource %.2f", r.Total().Seconds(),
-		getKeyCalls(r.Phases[Plan].Calls), float64(r.APICalls())/float64(n))
+	fmt.Fprintf(&b, "total %6.2fs  get-key/plan %d  API calls/activation", r.Total().Seconds(), getKeyCalls(r.Phases[Plan].Calls))
+	for _, ph := range Phases {
+		fmt.Fprintf(&b, " %s %.3f", ph, float64(apiCalls(r.Phases[ph].Calls))/float64(n))
+	}
+	fmt.Fprintf(&b, " total %.3f", float64(r.APICalls())/float64(n))
 	if r.ProviderPeakRSS > 0 {
 		fmt.Fprintf(&b, "  peak RSS %.1f MB", float64(r.ProviderPeakRSS)/(1<<20))
 	}

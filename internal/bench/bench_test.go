@@ -180,11 +180,13 @@ func TestReport(t *testing.T) {
 	for _, tg := range targets {
 		status = append(status, tg.Status())
 	}
-	if want := []string{"FAIL", "FAIL", "PASS", "FAIL"}; !reflect.DeepEqual(status, want) {
+	// The floor ratio, get-key at 200 and 1,000, the API calls of apply,
+	// plan, destroy and all three at 200, the peak RSS.
+	if want := []string{"FAIL", "FAIL", "PASS", "FAIL", "FAIL", "PASS", "FAIL", "FAIL"}; !reflect.DeepEqual(status, want) {
 		t.Errorf("target status = %v, want %v: %+v", status, want, targets)
 	}
-	if !strings.Contains(targets[3].Measured, "90.0 MB (1000)") || !strings.Contains(targets[3].Measured, "120.0 MB (1000x10)") {
-		t.Errorf("RSS target measured %q", targets[3].Measured)
+	if rss := targets[len(targets)-1]; !strings.Contains(rss.Measured, "90.0 MB (1000)") || !strings.Contains(rss.Measured, "120.0 MB (1000x10)") {
+		t.Errorf("RSS target measured %q", rss.Measured)
 	}
 
 	md := rep.Markdown()
@@ -194,6 +196,9 @@ func TestReport(t *testing.T) {
 		"| 200 on 1 license | terraform_data | 3 |", "| 1,000 over 10 licenses | keymint |",
 		"**FAIL**: apply + plan + destroy of 200 activations within 1.10× of the no-op floor: 1.40×",
 		"**PASS**: a plan of 1,000 activations of one license makes exactly 1 get-key call",
+		"with `-parallelism=10`",
+		"| 200 on 1 license | keymint | 4.000 (800 calls) | 1.000 (200 calls) | 0.000 (0 calls) | 5.000 (1000 calls) | 1.10 / 2.110 |",
+		"| 1,000 over 10 licenses | keymint | 3.000 (3000 calls) | 0.010 (10 calls) | 0.000 (0 calls) | 3.010 (3010 calls) | 1.10 / 2.120 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md)
@@ -205,6 +210,68 @@ func TestReport(t *testing.T) {
 		if tg.Status() != "not measured" {
 			t.Errorf("target %q without runs: %s", tg.Goal, tg.Status())
 		}
+	}
+}
+
+// callRun is a keymint run of n activations on one license that makes the
+// given API calls in apply, plan (all get-key) and destroy.
+func callRun(scenario string, rep int, apply, plan, destroy int) RunResult {
+	r := fakeRun(scenario, "keymint", rep, [3]float64{1, 1, 1}, 0, 0, 0)
+	r.Phases[Apply].Calls["/activate-key"] = apply
+	r.Phases[Plan].Calls["/get-key"] = plan
+	r.Phases[Destroy].Calls["/deactivate-key"] = destroy
+	return r
+}
+
+func TestCallTargets(t *testing.T) {
+	scs, _ := ParseScenarios("200", 3)
+	vs, _ := ParseVariants("keymint")
+	rep := &Report{Scenarios: scs, Variants: vs, Parallelism: 10}
+	// Medians: apply 220, plan 1, destroy 201, total 422 (the median of
+	// 422, 421 and 500).
+	rep.Runs = []RunResult{callRun("200", 1, 220, 1, 201), callRun("200", 2, 219, 1, 201), callRun("200", 3, 240, 2, 258)}
+	s := rep.Summaries()[0]
+	if s.PhaseCalls != [3]float64{220, 1, 201} || s.Calls != 422 {
+		t.Fatalf("calls by phase %v, total %v", s.PhaseCalls, s.Calls)
+	}
+	calls := map[string]Target{}
+	for _, tg := range rep.Targets() {
+		for _, name := range []string{"apply makes", "plan makes", "destroy makes", "apply + plan + destroy make"} {
+			if strings.Contains(tg.Goal, name) {
+				calls[name] = tg
+			}
+		}
+	}
+	for name, want := range map[string]string{
+		"apply makes":                 "PASS 1.100 (220 calls)",
+		"plan makes":                  "PASS 1 API call (1 get-key) for 1 license",
+		"destroy makes":               "PASS 1.005 (201 calls)",
+		"apply + plan + destroy make": "FAIL 2.110 (422 calls)",
+	} {
+		if got := calls[name].Status() + " " + calls[name].Measured; got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+	for _, want := range []string{"1 + 1/10 = 1.10", "2 + 1/10 + 2·1/200 = 2.110", "at most 1.15 API calls", "at most 2.05 API calls",
+		"plus 1 refresh read per license (201)"} {
+		found := false
+		for _, tg := range calls {
+			found = found || strings.Contains(tg.Goal, want)
+		}
+		if !found {
+			t.Errorf("no goal says %q: %+v", want, calls)
+		}
+	}
+
+	// Another parallelism measures nothing against them.
+	rep.Parallelism = 5
+	for _, tg := range rep.Targets() {
+		if strings.Contains(tg.Goal, "-parallelism 10") && tg.Status() != "not measured" {
+			t.Errorf("at -parallelism 5: %s %s", tg.Status(), tg.Goal)
+		}
+	}
+	if md := rep.Markdown(); !strings.Contains(md, "| 1.20 / 2.210 |") || !strings.Contains(md, "`-parallelism=5`") {
+		t.Errorf("the floors at -parallelism 5:\n%s", md)
 	}
 }
 

@@ -28,6 +28,10 @@ type Summary struct {
 	// CallsPerResource is the median number of API calls over the three
 	// phases, divided by N.
 	CallsPerResource float64
+	// PhaseCalls is the median number of API calls of each phase, and
+	// Calls the median over the three phases together.
+	PhaseCalls [3]float64
+	Calls      float64
 	// PeakRSS is the largest provider VmHWM over the repetitions, in bytes
 	// (0: no provider process).
 	PeakRSS int64
@@ -110,6 +114,10 @@ func summarize(sc Scenario, v Variant, runs []RunResult) Summary {
 	}
 	s.GetKeyPerPlan = median(numbers(func(r RunResult) float64 { return float64(getKeyCalls(r.Phases[Plan].Calls)) }))
 	s.CallsPerResource = median(numbers(func(r RunResult) float64 { return float64(r.APICalls()) / float64(sc.N) }))
+	for _, ph := range Phases {
+		s.PhaseCalls[ph] = median(numbers(func(r RunResult) float64 { return float64(apiCalls(r.Phases[ph].Calls)) }))
+	}
+	s.Calls = median(numbers(func(r RunResult) float64 { return float64(r.APICalls()) }))
 	for _, r := range runs {
 		s.PeakRSS = max(s.PeakRSS, r.ProviderPeakRSS)
 	}
@@ -170,7 +178,49 @@ const (
 	targetPeakRSS  = 100 << 20
 	targetRSSN     = 1000
 	targetGetKeyNs = "200,1000"
+
+	// The API call targets hold at N = targetCallsN on one license with
+	// -parallelism targetCallsParallelism.
+	targetCallsN           = 200
+	targetCallsParallelism = 10
+	targetApplyCalls       = 1.15 // per activation
+	targetLifecycleCalls   = 2.05 // per activation, apply + plan + destroy
 )
+
+// applyCallFloor is the API calls per activation of an apply that makes one
+// activation per resource and shares one read-back among each wave of
+// parallelism activations: 1 + 1/parallelism.
+func applyCallFloor(parallelism int) float64 { return 1 + 1/float64(parallelism) }
+
+// lifecycleCallFloor is the API calls per activation of apply, plan and
+// destroy with the apply of applyCallFloor, one get-key per license in the
+// plan, and one deactivation per resource plus one refresh read per license
+// in the destroy: 2 + 1/parallelism + 2·licenses/N.
+func lifecycleCallFloor(parallelism, n, licenses int) float64 {
+	return 2 + 1/float64(parallelism) + 2*float64(licenses)/float64(n)
+}
+
+// perActivation writes calls API calls among n activations as "1.425 (285
+// calls)".
+func perActivation(calls float64, n int) string {
+	return fmt.Sprintf("%.3f (%s)", calls/float64(n), count(calls, "call"))
+}
+
+// count writes n things: "1 call", "2.5 calls".
+func count(n float64, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return trimFloat(n) + " " + thing + "s"
+}
+
+// parallelism is the report's -parallelism.
+func (r *Report) parallelism() int {
+	if r.Parallelism <= 0 {
+		return DefaultParallelism
+	}
+	return r.Parallelism
+}
 
 // Targets evaluates the goals of the benchmark against the report.
 func (r *Report) Targets() []Target {
@@ -203,6 +253,8 @@ func (r *Report) Targets() []Target {
 		out = append(out, t)
 	}
 
+	out = append(out, r.callTargets(find)...)
+
 	t = Target{Goal: fmt.Sprintf("N = %s: the provider's peak RSS under %d MB", thousands(fmt.Sprint(targetRSSN)), targetPeakRSS>>20)}
 	var measured []string
 	met := true
@@ -220,6 +272,40 @@ func (r *Report) Targets() []Target {
 	}
 	out = append(out, t)
 	return out
+}
+
+// callTargets evaluates the API call targets of each phase at N =
+// targetCallsN on one license with -parallelism targetCallsParallelism;
+// they are not measured at another parallelism.
+func (r *Report) callTargets(find func(scenario, variant string) *Summary) []Target {
+	par := targetCallsParallelism
+	prefix := fmt.Sprintf("N = %d on 1 license, -parallelism %d: ", targetCallsN, par)
+	apply := Target{Goal: prefix + fmt.Sprintf("apply makes at most %.2f API calls per activation "+
+		"(floor with one shared read-back per wave of %d: 1 + 1/%d = %.2f)", targetApplyCalls, par, par, applyCallFloor(par))}
+	plan := Target{Goal: prefix + "plan makes 1 get-key call per license and no other API call"}
+	destroy := Target{Goal: prefix + fmt.Sprintf("destroy makes at most 1 API call per activation plus 1 refresh read per license (%d)",
+		targetCallsN+1)}
+	life := Target{Goal: prefix + fmt.Sprintf("apply + plan + destroy make at most %.2f API calls per activation "+
+		"(floor with one shared read-back per wave of %d: 2 + 1/%d + 2·1/%d = %.3f)",
+		targetLifecycleCalls, par, par, targetCallsN, lifecycleCallFloor(par, targetCallsN, 1))}
+	s := find(fmt.Sprint(targetCallsN), string(KindKeymint))
+	if s == nil || r.parallelism() != par {
+		return []Target{apply, plan, destroy, life}
+	}
+	n, licenses := float64(s.Scenario.N), float64(s.Scenario.Licenses)
+	apply.Measured = perActivation(s.PhaseCalls[Apply], s.Scenario.N)
+	apply.Met = s.PhaseCalls[Apply]/n <= targetApplyCalls
+
+	plan.Measured = fmt.Sprintf("%s (%s get-key) for %s", count(s.PhaseCalls[Plan], "API call"), trimFloat(s.GetKeyPerPlan),
+		count(licenses, "license"))
+	plan.Met = s.PhaseCalls[Plan] == licenses && s.GetKeyPerPlan == licenses
+
+	destroy.Measured = perActivation(s.PhaseCalls[Destroy], s.Scenario.N)
+	destroy.Met = s.PhaseCalls[Destroy] <= n+licenses
+
+	life.Measured = perActivation(s.Calls, s.Scenario.N)
+	life.Met = s.Calls/n <= targetLifecycleCalls
+	return []Target{apply, plan, destroy, life}
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
@@ -265,12 +351,12 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "- Server: keymint-local on loopback, API calls counted through its %s\n", orDash(r.CallCounting))
 	fmt.Fprintf(&b, "- Duration of the run: %s\n\n", r.Elapsed.Round(time.Second))
 
-	b.WriteString("Each repetition runs every variant in a fresh workspace, in an order rotated from one repetition to " +
-		"the next: `apply -auto-approve`, `plan -detailed-exitcode` (which must find no change) and " +
-		"`destroy -auto-approve`, with Terraform's default parallelism (10). Times are medians of wall time; " +
-		"× floor divides by the `noop` variant's (a provider on the same framework and protocol with the same schema " +
-		"that makes no API call), so it shows what the provider's own work costs. `terraform_data` lives inside the " +
-		"CLI and pays no plugin cost at all: a reference, not a target.\n\n")
+	fmt.Fprintf(&b, "Each repetition runs every variant in a fresh workspace, in an order rotated from one repetition to "+
+		"the next: `apply -auto-approve`, `plan -detailed-exitcode` (which must find no change) and "+
+		"`destroy -auto-approve`, with `-parallelism=%d`. Times are medians of wall time; "+
+		"× floor divides by the `noop` variant's (a provider on the same framework and protocol with the same schema "+
+		"that makes no API call), so it shows what the provider's own work costs. `terraform_data` lives inside the "+
+		"CLI and pays no plugin cost at all: a reference, not a target.\n\n", r.parallelism())
 
 	b.WriteString("| Scenario | Variant | Reps | apply s | plan s | destroy s | total s | × floor (total) | × floor (apply / plan / destroy) | get-key / plan | API calls / resource | provider peak RSS MB |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
@@ -286,6 +372,8 @@ func (r *Report) Markdown() string {
 			fmtRatio(s.Ratio), fmtRatio(s.PhaseRatio[Apply]), fmtRatio(s.PhaseRatio[Plan]), fmtRatio(s.PhaseRatio[Destroy]),
 			trimFloat(s.GetKeyPerPlan), s.CallsPerResource, rss)
 	}
+
+	r.writeCallTable(&b, sums)
 
 	b.WriteString("\nCPU time, medians in seconds over apply + plan + destroy: CLI + provider is the CLI and every " +
 		"process it waited for, provider the provider processes alone (sampled), keymint-local the server. CPU time " +
@@ -325,6 +413,27 @@ func (r *Report) Markdown() string {
 	b.WriteString("\n</details>\n")
 	b.WriteString("\nRerun with `make bench` (or `go run ./internal/bench/cmd -h` for scenarios, repetitions and variants).\n")
 	return b.String()
+}
+
+// writeCallTable writes the API calls per activation of each phase of the
+// variants that make any (keymint).
+func (r *Report) writeCallTable(b *strings.Builder, sums []Summary) {
+	par := r.parallelism()
+	fmt.Fprintf(b, "\nAPI calls per activation, by phase (medians; the number of calls in parentheses). The ideal is one "+
+		"activation per resource in apply, one get-key per license in plan, and one deactivation per resource plus one "+
+		"refresh read per license in destroy. The floor adds one read-back shared by each wave of -parallelism (%d) "+
+		"activations: apply 1 + 1/parallelism, apply + plan + destroy 2 + 1/parallelism + 2·licenses/N.\n\n", par)
+	b.WriteString("| Scenario | Variant | apply | plan | destroy | apply + plan + destroy | floor: apply / apply + plan + destroy |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|\n")
+	for _, s := range sums {
+		if s.Variant.Kind != KindKeymint {
+			continue
+		}
+		n := s.Scenario.N
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %.2f / %.3f |\n", scenarioLabel(s.Scenario), s.Variant.Name,
+			perActivation(s.PhaseCalls[Apply], n), perActivation(s.PhaseCalls[Plan], n), perActivation(s.PhaseCalls[Destroy], n),
+			perActivation(s.Calls, n), applyCallFloor(par), lifecycleCallFloor(par, n, s.Scenario.Licenses))
+	}
 }
 
 func scenarioLabel(sc Scenario) string {

@@ -38,6 +38,7 @@ func run(ctx context.Context, args []string) int {
 	quick := fs.Bool("quick", false, "smoke run: scenario "+bench.QuickScenarios+", one repetition, no warm-up")
 	workDir := fs.String("workdir", "", "work `directory` (default a temporary one)")
 	keep := fs.Bool("keep", false, "keep the work directory and the workspaces")
+	parallelism := fs.Int("parallelism", bench.DefaultParallelism, "the CLI's -parallelism `N` (the API call targets are judged at 10)")
 	poll := fs.Duration("poll", 20*time.Millisecond, "provider RSS sampling `interval`")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: go run ./internal/bench/cmd [flags]\n\n"+
@@ -68,6 +69,10 @@ func run(ctx context.Context, args []string) int {
 			*out = ""
 		}
 	}
+	if *parallelism < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -parallelism must be at least 1")
+		return 2
+	}
 	if *terraform == "" {
 		fmt.Fprintln(os.Stderr, "bench: no CLI: pass -terraform PATH or set TF_ACC_TERRAFORM_PATH (make bench sets it)")
 		return 2
@@ -84,15 +89,16 @@ func run(ctx context.Context, args []string) int {
 	}
 
 	report, err := bench.Run(ctx, bench.Config{
-		Terraform: *terraform,
-		Scenarios: scs,
-		Variants:  vs,
-		WorkDir:   *workDir,
-		Keep:      *keep,
-		NoWarmup:  *quick,
-		Poll:      *poll,
-		Progress:  os.Stderr,
-		Quick:     *quick,
+		Terraform:   *terraform,
+		Scenarios:   scs,
+		Variants:    vs,
+		WorkDir:     *workDir,
+		Keep:        *keep,
+		NoWarmup:    *quick,
+		Poll:        *poll,
+		Progress:    os.Stderr,
+		Quick:       *quick,
+		Parallelism: *parallelism,
 	})
 	if report != nil && len(report.Runs) > 0 {
 		fmt.Println(report.Markdown())
