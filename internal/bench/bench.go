@@ -97,8 +97,10 @@ type PhaseResult struct {
 	// CPU is the CPU time of the CLI and of the providers it ran.
 	CPU time.Duration
 	// Calls are the requests keymint-local received during the phase, by
-	// path (its /_local/ paths excluded).
+	// path (its /_local/ paths excluded), those it answered 429 included.
 	Calls map[string]int
+	// RateLimited is how many of them keymint-local answered 429.
+	RateLimited int
 }
 
 // RunResult is one variant measured once in one scenario.
@@ -156,6 +158,15 @@ func (r RunResult) APICalls() int {
 	n := 0
 	for _, p := range r.Phases {
 		n += apiCalls(p.Calls)
+	}
+	return n
+}
+
+// RateLimited is the number of 429 answers over the three phases.
+func (r RunResult) RateLimited() int {
+	n := 0
+	for _, p := range r.Phases {
+		n += p.RateLimited
 	}
 	return n
 }
@@ -294,7 +305,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	keys := map[string][]string{"warmup": licenseKeys("warmup", 1)}
 	all := keys["warmup"]
 	for _, sc := range cfg.Scenarios {
-		keys[sc.Name] = licenseKeys(sc.Name, sc.Licenses)
+		keys[sc.Name] = licenseKeys(sc.slug(), sc.Licenses)
 		all = append(all, keys[sc.Name]...)
 	}
 	token := "at_bench_" + randomHex(16)
@@ -319,8 +330,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	round := 0
 	for _, sc := range cfg.Scenarios {
+		variants := scenarioVariants(sc, cfg.Variants)
+		if len(variants) == 0 {
+			fmt.Fprintf(progress, "%s: skipped: a rate-limited scenario runs only keymint variants\n", sc.Name)
+			continue
+		}
+		if sc.Limited() && srv.mode != CountEndpoint {
+			return rep, fmt.Errorf("scenario %s: keymint-local has no GET /_local/calls to count the calls under a rate limit", sc.Name)
+		}
 		for i := 1; i <= sc.Reps; i++ {
-			for pos, v := range rotate(cfg.Variants, round) {
+			for pos, v := range rotate(variants, round) {
 				res, err := r.run(ctx, sc, keys[sc.Name], v, i, pos+1)
 				if err != nil {
 					rep.Elapsed = time.Since(start)
@@ -351,7 +370,7 @@ type runner struct {
 // and destroy, in a fresh workspace.
 func (r *runner) run(ctx context.Context, sc Scenario, keys []string, v Variant, rep, pos int) (RunResult, error) {
 	res := RunResult{Scenario: sc.Name, Variant: v.Name, Rep: rep, Position: pos}
-	dir := filepath.Join(r.work, "runs", fmt.Sprintf("%s-r%d-%s", sc.Name, rep, strings.ReplaceAll(v.Name, "+", "-")))
+	dir := filepath.Join(r.work, "runs", fmt.Sprintf("%s-r%d-%s", sc.slug(), rep, strings.ReplaceAll(v.Name, "+", "-")))
 	if err := os.RemoveAll(dir); err != nil {
 		return res, err
 	}
@@ -371,6 +390,19 @@ func (r *runner) run(ctx context.Context, sc Scenario, keys []string, v Variant,
 	ws.Setenv(v.Env...)
 	if err := ws.WriteFile("main.tf", terraformConfig(v.Kind, benchProduct, keys, sc.N)); err != nil {
 		return res, err
+	}
+
+	if sc.Limited() {
+		// Every run starts with a full allowance; the other scenarios run
+		// unlimited.
+		if err := r.srv.setRateLimit(ctx, sc.RateLimit); err != nil {
+			return res, err
+		}
+		defer func() {
+			if err := r.srv.setRateLimit(context.WithoutCancel(ctx), RateLimit{}); err != nil {
+				fmt.Fprintf(r.progress, "removing the rate limit: %v\n", err)
+			}
+		}()
 	}
 
 	mon := startProcMonitor(bin, r.cli, r.cfg.Poll)
@@ -404,6 +436,10 @@ func (r *runner) phases(ctx context.Context, ws *clirun.Workspace, sc Scenario, 
 		if err != nil {
 			return err
 		}
+		limitedBefore, err := r.rateLimited(ctx)
+		if err != nil {
+			return err
+		}
 		out, err := ws.Run(ctx, ph.args(r.cfg.Parallelism)...)
 		if err != nil {
 			if code, _ := clirun.ExitCode(err); ph == Plan && code == 2 {
@@ -416,13 +452,17 @@ func (r *runner) phases(ctx context.Context, ws *clirun.Workspace, sc Scenario, 
 		if err != nil {
 			return err
 		}
+		limitedAfter, err := r.rateLimited(ctx)
+		if err != nil {
+			return err
+		}
 		calls := diffCalls(before, after)
 		for p := range calls {
 			if strings.HasPrefix(p, "/_local/") {
 				delete(calls, p)
 			}
 		}
-		res.Phases[ph] = PhaseResult{Wall: out.Duration, CPU: out.CPU(), Calls: calls}
+		res.Phases[ph] = PhaseResult{Wall: out.Duration, CPU: out.CPU(), Calls: calls, RateLimited: limitedAfter - limitedBefore}
 
 		if v.Kind == KindKeymint && ph != Plan {
 			if err := r.checkSeats(ctx, ph, sc.N); err != nil {
@@ -431,6 +471,16 @@ func (r *runner) phases(ctx context.Context, ws *clirun.Workspace, sc Scenario, 
 		}
 	}
 	return nil
+}
+
+// rateLimited returns the server's count of 429 answers, or 0 when it
+// counts its calls through the request log only (an older keymint-local,
+// which has no rate limit to set either).
+func (r *runner) rateLimited(ctx context.Context) (int, error) {
+	if r.srv.mode != CountEndpoint {
+		return 0, nil
+	}
+	return r.srv.rateLimited(ctx)
 }
 
 // checkSeats checks that the server holds the seats it should after apply
@@ -461,6 +511,9 @@ func (r RunResult) summaryLine(n int) string {
 		fmt.Fprintf(&b, " %s %.3f", ph, float64(apiCalls(r.Phases[ph].Calls))/float64(n))
 	}
 	fmt.Fprintf(&b, " total %.3f", float64(r.APICalls())/float64(n))
+	if n := r.RateLimited(); n > 0 {
+		fmt.Fprintf(&b, "  429s %d", n)
+	}
 	if r.ProviderPeakRSS > 0 {
 		fmt.Fprintf(&b, "  peak RSS %.1f MB", float64(r.ProviderPeakRSS)/(1<<20))
 	}

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"os"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +37,31 @@ func TestParseScenarios(t *testing.T) {
 	if got[0].Reps != 2 {
 		t.Errorf("reps = %d, want 2", got[0].Reps)
 	}
-	for _, bad := range []string{"", "0", "x", "abc", "10x0", "10x11", "10x"} {
+
+	got, err = ParseScenarios("100@20/2s, 100, 1000X10@100/60s, 100@20/2000ms, 20@5/1h0m", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []Scenario{
+		{Name: "100@20/2s", N: 100, Licenses: 1, Reps: 1, RateLimit: RateLimit{20, 2 * time.Second}},
+		{Name: "100", N: 100, Licenses: 1, Reps: 5},
+		{Name: "1000x10@100/1m", N: 1000, Licenses: 10, Reps: 1, RateLimit: RateLimit{100, time.Minute}},
+		{Name: "20@5/1h", N: 20, Licenses: 1, Reps: 1, RateLimit: RateLimit{5, time.Hour}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if !got[0].Limited() || got[1].Limited() || got[0].RateLimit.Rate() != 10 || got[2].slug() != "1000x10_at_100_per_1m" {
+		t.Errorf("limited %v %v, rate %v, slug %q", got[0].Limited(), got[1].Limited(), got[0].RateLimit.Rate(), got[2].slug())
+	}
+	if got, _ := ParseScenarios("100@20/2s", 3); got[0].Reps != 3 {
+		t.Errorf("-reps 3 gives a rate-limited scenario %d repetitions", got[0].Reps)
+	}
+	if got, err := ParseScenarios(DefaultScenarios, 0); err != nil || len(got) != 4 || !got[3].Limited() || got[3].Reps != 1 {
+		t.Errorf("DefaultScenarios: %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "0", "x", "abc", "10x0", "10x11", "10x", "10@", "10@20", "10@0/2s", "10@20/0s",
+		"10@20/-1s", "10@x/2s", "10@20/2", "@20/2s", "10x2@20/2s/3"} {
 		if _, err := ParseScenarios(bad, 0); err == nil {
 			t.Errorf("ParseScenarios(%q) succeeded", bad)
 		}
@@ -55,6 +81,14 @@ func TestParseVariantsAndRotate(t *testing.T) {
 		if _, err := ParseVariants(bad); err == nil {
 			t.Errorf("ParseVariants(%q) succeeded", bad)
 		}
+	}
+
+	limited, _ := ParseScenarios("10@5/1s,10", 0)
+	if got := scenarioVariants(limited[0], vs); len(got) != 2 || got[0].Name != "keymint" || got[1].Name != "keymint+logoff" {
+		t.Errorf("variants of a rate-limited scenario: %+v", got)
+	}
+	if got := scenarioVariants(limited[1], vs); len(got) != 6 {
+		t.Errorf("variants of a scenario without limit: %+v", got)
 	}
 
 	vs, _ = ParseVariants(DefaultVariants)
@@ -182,7 +216,8 @@ func TestReport(t *testing.T) {
 	}
 	// The floor ratio, get-key at 200 and 1,000, the API calls of apply,
 	// plan, destroy and all three at 200, the peak RSS.
-	if want := []string{"FAIL", "FAIL", "PASS", "FAIL", "FAIL", "PASS", "FAIL", "FAIL"}; !reflect.DeepEqual(status, want) {
+	// No rate-limited scenario ran.
+	if want := []string{"FAIL", "FAIL", "PASS", "FAIL", "FAIL", "PASS", "FAIL", "not measured", "FAIL"}; !reflect.DeepEqual(status, want) {
 		t.Errorf("target status = %v, want %v: %+v", status, want, targets)
 	}
 	if rss := targets[len(targets)-1]; !strings.Contains(rss.Measured, "90.0 MB (1000)") || !strings.Contains(rss.Measured, "120.0 MB (1000x10)") {
@@ -275,6 +310,83 @@ func TestCallTargets(t *testing.T) {
 	}
 }
 
+func TestLimitReport(t *testing.T) {
+	scs, _ := ParseScenarios("100,100@20/2s,50x2@10/1s", 0)
+	vs, _ := ParseVariants(DefaultVariants)
+	rep := &Report{Scenarios: scs, Variants: vs, Parallelism: 10}
+	limitedRun := func(scenario string, secs [3]float64, calls, limited [3]int) RunResult {
+		r := fakeRun(scenario, "keymint", 1, secs, 0, 0, 0)
+		r.Phases[Apply].Calls["/activate-key"] = calls[Apply]
+		r.Phases[Plan].Calls["/get-key"] = calls[Plan]
+		r.Phases[Destroy].Calls["/deactivate-key"] = calls[Destroy]
+		for ph, n := range limited {
+			r.Phases[ph].RateLimited = n
+		}
+		return r
+	}
+	rep.Runs = []RunResult{
+		fakeRun("100", "keymint", 1, [3]float64{1, 1, 1}, 1, 300, 0),
+		fakeRun("100", "noop", 1, [3]float64{1, 1, 1}, 0, 0, 0),
+		// 20 requests per 2s: 10 a second. Apply: 130 calls, 20 of them
+		// 429, 110 answered: at least 11 s. Plan: 1, 0.1 s. Destroy: 101,
+		// 10.1 s. In all 21.2 s, and 23.32 s is 1.10×.
+		limitedRun("100@20/2s", [3]float64{12.1, 0.52, 10.7}, [3]int{130, 1, 101}, [3]int{20, 0, 0}),
+		// 10 a second, 10 s at least; 13 s is 1.30×.
+		limitedRun("50x2@10/1s", [3]float64{6, 1, 6}, [3]int{50, 2, 48}, [3]int{0, 0, 0}),
+	}
+	var l *LimitSummary
+	for _, s := range rep.Summaries() {
+		if s.Scenario.Name == "100@20/2s" {
+			l = s.Limit
+			if s.Variant.Name != "keymint" || !math.IsNaN(s.Ratio) {
+				t.Errorf("rate-limited summary: %+v", s)
+			}
+		} else if s.Limit != nil && s.Scenario.Name == "100" {
+			t.Errorf("a scenario without limit has a LimitSummary")
+		}
+	}
+	if l == nil {
+		t.Fatal("no summary of 100@20/2s")
+	}
+	if l.Calls != [4]float64{130, 1, 101, 232} || l.RateLimited != [4]float64{20, 0, 0, 20} ||
+		l.Bound[Apply] != 11*time.Second || l.Bound[lifecycle] != 21200*time.Millisecond ||
+		math.Abs(l.Ratio[lifecycle]-23.32/21.2) > 1e-9 || math.Abs(l.Ratio[Plan]-5.2) > 1e-9 {
+		t.Errorf("limit summary = %+v", *l)
+	}
+
+	var target Target
+	for _, tg := range rep.Targets() {
+		if strings.HasPrefix(tg.Goal, "rate-limited scenario") {
+			target = tg
+		}
+	}
+	if target.Status() != "FAIL" || target.Measured != "1.10× (23.32s vs 21.20s, 20 429s; 100@20/2s), 1.30× (13.00s vs 10.00s, 0 429s; 50x2@10/1s)" {
+		t.Errorf("target: %s %q", target.Status(), target.Measured)
+	}
+	rep.Runs = rep.Runs[:3]
+	for _, tg := range rep.Targets() {
+		if strings.HasPrefix(tg.Goal, "rate-limited scenario within 1.15× of the lower bound") && tg.Status() != "PASS" {
+			t.Errorf("target with 100@20/2s alone: %s %q", tg.Status(), tg.Measured)
+		}
+	}
+
+	md := rep.Markdown()
+	for _, want := range []string{
+		"| 100 on 1 license, limit 20 requests / 2s | keymint | 1 | apply | 1.300 (130 calls) | 20 | 12.10 | 11.00 | 1.10× |",
+		"| 100 on 1 license, limit 20 requests / 2s | keymint | 1 | plan | 0.010 (1 call) | 0 | 0.52 | 0.10 | 5.20× |",
+		"| 100 on 1 license, limit 20 requests / 2s | keymint | 1 | apply + plan + destroy | 2.320 (232 calls) | 20 | 23.32 | 21.20 | 1.10× |",
+		"| 100 on 1 license, limit 20 requests / 2s | keymint | 1.300 (130 calls) |",
+		"| 100@20/2s | 1 | 0 | keymint | 12.10 | 0.52 | 10.70 | 23.32 | 0.00 | 232 | 20 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "| 100 on 1 license, limit 20 requests / 2s | noop") {
+		t.Errorf("a rate-limited scenario has a noop row:\n%s", md)
+	}
+}
+
 // TestServerCallCounting checks that both ways of counting API calls, the
 // server's endpoint and its request log, agree.
 func TestServerCallCounting(t *testing.T) {
@@ -295,7 +407,7 @@ func TestServerCallCounting(t *testing.T) {
 	if srv.mode != CountEndpoint {
 		t.Logf("keymint-local has no GET /_local/calls: only the request log is tested")
 	}
-	post := func(path string, body map[string]string) {
+	send := func(path string, body map[string]string) *http.Response {
 		data, _ := json.Marshal(body)
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.url+path, bytes.NewReader(data))
 		req.Header.Set("Authorization", "Bearer "+srv.token)
@@ -305,7 +417,10 @@ func TestServerCallCounting(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		return resp
+	}
+	post := func(path string, body map[string]string) {
+		if resp := send(path, body); resp.StatusCode != http.StatusOK {
 			t.Fatalf("POST %s: %s", path, resp.Status)
 		}
 	}
@@ -343,6 +458,35 @@ func TestServerCallCounting(t *testing.T) {
 	}
 	if cpu := processCPU(srv.pid()); runtime.GOOS == "linux" && cpu < 0 {
 		t.Errorf("server CPU = %v", cpu)
+	}
+
+	// The rate limit is set, counted and removed.
+	if srv.mode != CountEndpoint {
+		return
+	}
+	limited0, err := srv.rateLimited(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.setRateLimit(t.Context(), RateLimit{2, time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	getKey := map[string]string{"productId": benchProduct, "licenseKey": keys[0]}
+	for i := range 3 {
+		resp := send("/get-key", getKey)
+		if want := map[bool]int{true: http.StatusOK, false: http.StatusTooManyRequests}[i < 2]; resp.StatusCode != want ||
+			(i == 2 && resp.Header.Get("Retry-After") == "") {
+			t.Errorf("request %d under a limit of 2/1h: %s, Retry-After %q", i+1, resp.Status, resp.Header.Get("Retry-After"))
+		}
+	}
+	if n, err := srv.rateLimited(t.Context()); err != nil || n-limited0 != 1 {
+		t.Errorf("429s counted: %d, %v; want 1", n-limited0, err)
+	}
+	if err := srv.setRateLimit(t.Context(), RateLimit{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		post("/get-key", getKey)
 	}
 }
 
@@ -406,5 +550,48 @@ func TestQuick(t *testing.T) {
 	}
 	if !strings.Contains(md, "Smoke run") || !strings.Contains(md, "## Targets") {
 		t.Errorf("Markdown:\n%s", md)
+	}
+}
+
+// TestRateLimited runs a small rate-limited scenario, then one without a
+// limit, end to end through the real CLI.
+func TestRateLimited(t *testing.T) {
+	cli := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if cli == "" {
+		t.Skip("TF_ACC_TERRAFORM_PATH is not set (make test sets it to the pinned Terraform)")
+	}
+	if testing.Short() {
+		t.Skip("runs the CLI for a while")
+	}
+	scs, _ := ParseScenarios("10@5/1s,10", 1)
+	vs, _ := ParseVariants("keymint,noop")
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	rep, err := Run(ctx, Config{Terraform: cli, Scenarios: scs, Variants: vs, NoWarmup: true, Quick: true, Progress: &progress})
+	t.Log(progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := map[string]RunResult{}
+	for _, run := range rep.Runs {
+		ran[run.Scenario+" "+run.Variant] = run
+	}
+	if len(ran) != 3 {
+		t.Errorf("runs: %v; want keymint under the limit, keymint and noop without", slices.Collect(maps.Keys(ran)))
+	}
+	limited, free := ran["10@5/1s keymint"], ran["10 keymint"]
+	// Ten activations at once against 5 a second: some must wait.
+	if limited.Phases[Apply].RateLimited == 0 || limited.Phases[Apply].Wall < time.Second {
+		t.Errorf("under the limit, apply had %d 429s and took %v", limited.Phases[Apply].RateLimited, limited.Phases[Apply].Wall)
+	}
+	if free.RateLimited() != 0 {
+		t.Errorf("without a limit, %d 429s: the limit was not removed", free.RateLimited())
+	}
+	md := rep.Markdown()
+	for _, want := range []string{"| 10 on 1 license, limit 5 requests / 1s | keymint | 1 | apply + plan + destroy |", "rate-limited scenario within"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
 	}
 }

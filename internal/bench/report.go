@@ -44,7 +44,27 @@ type Summary struct {
 	// OtherLoad is the median number of CPUs the rest of the machine kept
 	// busy during the runs (-1 if unknown): the competition.
 	OtherLoad float64
+	// Limit is what the rate limit did, in a rate-limited scenario; nil in
+	// the others.
+	Limit *LimitSummary
 }
+
+// LimitSummary is a variant in a rate-limited scenario: medians over the
+// repetitions of each phase, and (index lifecycle) of the three together.
+type LimitSummary struct {
+	// Calls are the API requests keymint-local received, 429s included,
+	// and RateLimited those it answered 429.
+	Calls, RateLimited [4]float64
+	// Wall is the wall time, and Bound its lower bound at the limit's
+	// sustained rate: the requests that were not answered 429, divided by
+	// the rate.
+	Wall, Bound [4]time.Duration
+	// Ratio is wall time ÷ bound (NaN when the bound is 0).
+	Ratio [4]float64
+}
+
+// lifecycle indexes apply + plan + destroy in LimitSummary.
+const lifecycle = 3
 
 // Summaries returns one Summary per scenario and variant that has runs, in
 // the order of the scenarios and variants.
@@ -125,7 +145,49 @@ func summarize(sc Scenario, v Variant, runs []RunResult) Summary {
 	s.ProviderCPU = median(durations(func(r RunResult) time.Duration { return r.ProviderCPU }))
 	s.ServerCPU = median(durations(func(r RunResult) time.Duration { return r.ServerCPU }))
 	s.OtherLoad = median(numbers(RunResult.OtherLoad))
+	if sc.Limited() {
+		s.Limit = summarizeLimit(sc, runs)
+	}
 	return s
+}
+
+// summarizeLimit sums up the runs of a rate-limited scenario.
+func summarizeLimit(sc Scenario, runs []RunResult) *LimitSummary {
+	type row struct {
+		calls, limited float64
+		wall, bound    time.Duration
+	}
+	rate := sc.RateLimit.Rate()
+	per := make([][4]row, len(runs))
+	for i, r := range runs {
+		var all row
+		for _, ph := range Phases {
+			p := r.Phases[ph]
+			x := row{calls: float64(apiCalls(p.Calls)), limited: float64(p.RateLimited), wall: p.Wall}
+			x.bound = time.Duration((x.calls - x.limited) / rate * float64(time.Second))
+			per[i][ph] = x
+			all.calls, all.limited, all.wall, all.bound = all.calls+x.calls, all.limited+x.limited, all.wall+x.wall, all.bound+x.bound
+		}
+		per[i][lifecycle] = all
+	}
+	l := &LimitSummary{}
+	for k := range 4 {
+		var calls, limited, ratios []float64
+		var walls, bounds []time.Duration
+		for i := range runs {
+			x := per[i][k]
+			calls, limited = append(calls, x.calls), append(limited, x.limited)
+			walls, bounds = append(walls, x.wall), append(bounds, x.bound)
+			ratios = append(ratios, ratio(x.wall, x.bound))
+		}
+		l.Calls[k], l.RateLimited[k] = median(calls), median(limited)
+		l.Wall[k], l.Bound[k] = median(walls), median(bounds)
+		l.Ratio[k] = math.NaN()
+		if !slices.ContainsFunc(ratios, math.IsNaN) {
+			l.Ratio[k] = median(ratios)
+		}
+	}
+	return l
 }
 
 func ratio(a, b time.Duration) float64 {
@@ -181,6 +243,10 @@ const (
 
 	// The API call targets hold at N = targetCallsN on one license with
 	// -parallelism targetCallsParallelism.
+	// A rate-limited scenario's apply + plan + destroy takes at most
+	// targetLimitRatio times the lower bound at the limit's rate.
+	targetLimitRatio = 1.15
+
 	targetCallsN           = 200
 	targetCallsParallelism = 10
 	targetApplyCalls       = 1.15 // per activation
@@ -255,6 +321,8 @@ func (r *Report) Targets() []Target {
 
 	out = append(out, r.callTargets(find)...)
 
+	out = append(out, r.limitTarget(find))
+
 	t = Target{Goal: fmt.Sprintf("N = %s: the provider's peak RSS under %d MB", thousands(fmt.Sprint(targetRSSN)), targetPeakRSS>>20)}
 	var measured []string
 	met := true
@@ -306,6 +374,32 @@ func (r *Report) callTargets(find func(scenario, variant string) *Summary) []Tar
 	life.Measured = perActivation(s.Calls, s.Scenario.N)
 	life.Met = s.Calls/n <= targetLifecycleCalls
 	return []Target{apply, plan, destroy, life}
+}
+
+// limitTarget evaluates the rate-limited scenarios: apply + plan + destroy
+// within targetLimitRatio of the lower bound in each.
+func (r *Report) limitTarget(find func(scenario, variant string) *Summary) Target {
+	t := Target{Goal: fmt.Sprintf("rate-limited scenario within %.2f× of the lower bound (apply + plan + destroy; "+
+		"the calls answered ÷ the limit's rate)", targetLimitRatio)}
+	var measured []string
+	met := true
+	for _, sc := range r.Scenarios {
+		if !sc.Limited() {
+			continue
+		}
+		s := find(sc.Name, string(KindKeymint))
+		if s == nil || s.Limit == nil {
+			continue
+		}
+		l := s.Limit
+		measured = append(measured, fmt.Sprintf("%s (%.2fs vs %.2fs, %s; %s)", fmtRatio(l.Ratio[lifecycle]), l.Wall[lifecycle].Seconds(),
+			l.Bound[lifecycle].Seconds(), count(l.RateLimited[lifecycle], "429"), sc.Name))
+		met = met && l.Ratio[lifecycle] <= targetLimitRatio // false for NaN
+	}
+	if len(measured) > 0 {
+		t.Measured, t.Met = strings.Join(measured, ", "), met
+	}
+	return t
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
@@ -374,6 +468,7 @@ func (r *Report) Markdown() string {
 	}
 
 	r.writeCallTable(&b, sums)
+	r.writeLimitTable(&b, sums)
 
 	b.WriteString("\nCPU time, medians in seconds over apply + plan + destroy: CLI + provider is the CLI and every " +
 		"process it waited for, provider the provider processes alone (sampled), keymint-local the server. CPU time " +
@@ -399,16 +494,16 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "- **%s**: %s%s\n", t.Status(), t.Goal, measured)
 	}
 	b.WriteString("\n<details><summary>Every run</summary>\n\n")
-	b.WriteString("| Scenario | Rep | Order | Variant | apply s | plan s | destroy s | total s | CPU s | API calls | provider processes | other load (CPUs) |\n")
-	b.WriteString("|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| Scenario | Rep | Order | Variant | apply s | plan s | destroy s | total s | CPU s | API calls | 429s | provider processes | other load (CPUs) |\n")
+	b.WriteString("|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, run := range r.Runs {
 		other := "–"
 		if l := run.OtherLoad(); l >= 0 {
 			other = fmt.Sprintf("%.2f", l)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %d | %s |\n", run.Scenario, run.Rep, run.Position,
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %d | %d | %s |\n", run.Scenario, run.Rep, run.Position,
 			run.Variant, run.Phases[Apply].Wall.Seconds(), run.Phases[Plan].Wall.Seconds(), run.Phases[Destroy].Wall.Seconds(),
-			run.Total().Seconds(), run.CPU().Seconds(), run.APICalls(), run.ProviderProcesses, other)
+			run.Total().Seconds(), run.CPU().Seconds(), run.APICalls(), run.RateLimited(), run.ProviderProcesses, other)
 	}
 	b.WriteString("\n</details>\n")
 	b.WriteString("\nRerun with `make bench` (or `go run ./internal/bench/cmd -h` for scenarios, repetitions and variants).\n")
@@ -436,11 +531,44 @@ func (r *Report) writeCallTable(b *strings.Builder, sums []Summary) {
 	}
 }
 
-func scenarioLabel(sc Scenario) string {
-	if sc.Licenses > 1 {
-		return fmt.Sprintf("%s over %d licenses", thousands(fmt.Sprint(sc.N)), sc.Licenses)
+// writeLimitTable writes, for the rate-limited scenarios, each phase's
+// calls, 429 answers, wall time and its lower bound at the limit's rate.
+func (r *Report) writeLimitTable(b *strings.Builder, sums []Summary) {
+	var limited []Summary
+	for _, s := range sums {
+		if s.Limit != nil {
+			limited = append(limited, s)
+		}
 	}
-	return fmt.Sprintf("%s on 1 license", thousands(fmt.Sprint(sc.N)))
+	if len(limited) == 0 {
+		return
+	}
+	b.WriteString("\nRate-limited scenarios: keymint-local answers 429, with a Retry-After, to any request over R per " +
+		"access token in a sliding window (only the keymint variants run: the others make no API call). Calls count " +
+		"every request the server received, 429s included; the lower bound of the wall time is the calls not answered " +
+		"429 divided by the limit's sustained rate R ÷ window (a fresh window lets R requests through at once, so a short " +
+		"phase may beat it by up to one window). Medians.\n\n")
+	b.WriteString("| Scenario | Variant | Reps | Phase | API calls / activation | 429s | wall s | lower bound s | wall ÷ lower bound |\n")
+	b.WriteString("|---|---|--:|---|--:|--:|--:|--:|--:|\n")
+	for _, s := range limited {
+		l := s.Limit
+		for k, name := range []string{Apply.String(), Plan.String(), Destroy.String(), "apply + plan + destroy"} {
+			fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %.2f | %.2f | %s |\n", scenarioLabel(s.Scenario), s.Variant.Name, s.Reps,
+				name, perActivation(l.Calls[k], s.Scenario.N), trimFloat(l.RateLimited[k]), l.Wall[k].Seconds(), l.Bound[k].Seconds(),
+				fmtRatio(l.Ratio[k]))
+		}
+	}
+}
+
+func scenarioLabel(sc Scenario) string {
+	label := fmt.Sprintf("%s on 1 license", thousands(fmt.Sprint(sc.N)))
+	if sc.Licenses > 1 {
+		label = fmt.Sprintf("%s over %d licenses", thousands(fmt.Sprint(sc.N)), sc.Licenses)
+	}
+	if sc.Limited() {
+		label += fmt.Sprintf(", limit %d requests / %s", sc.RateLimit.Requests, shortDuration(sc.RateLimit.Window))
+	}
+	return label
 }
 
 func orDash(s string) string {

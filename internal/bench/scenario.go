@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Scenario is one benchmark configuration: N activations spread over a
-// number of licenses, measured Reps times.
+// number of licenses, measured Reps times, possibly with keymint-local
+// rate-limited.
 type Scenario struct {
 	// Name is the scenario as written on the command line: "200", "1000",
-	// "1000x10".
+	// "1000x10", "100@20/2s".
 	Name string
 	// N is the number of resources.
 	N int
@@ -19,18 +21,76 @@ type Scenario struct {
 	Licenses int
 	// Reps is the number of repetitions.
 	Reps int
+	// RateLimit is keymint-local's rate limit during the scenario; the zero
+	// value means none.
+	RateLimit RateLimit
+}
+
+// Limited reports whether keymint-local is rate-limited in the scenario.
+func (sc Scenario) Limited() bool { return sc.RateLimit.Requests > 0 }
+
+// slug is the scenario's name with only characters that license keys and
+// file names take.
+func (sc Scenario) slug() string {
+	return strings.NewReplacer("@", "_at_", "/", "_per_").Replace(sc.Name)
+}
+
+// RateLimit is a limit of Requests API requests per access token in any
+// interval of length Window, a strict sliding window, as keymint-local's
+// -rate-limit and PUT /_local/rate-limit set it.
+type RateLimit struct {
+	Requests int
+	Window   time.Duration
+}
+
+// Rate is the sustained rate the limit allows, in requests per second.
+func (l RateLimit) Rate() float64 { return float64(l.Requests) / l.Window.Seconds() }
+
+// String returns the limit as the scenarios write it: "20/2s", "100/1m".
+func (l RateLimit) String() string { return fmt.Sprintf("%d/%s", l.Requests, shortDuration(l.Window)) }
+
+// shortDuration writes d without the zero units time.Duration.String adds
+// after minutes and hours: "1m" rather than "1m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// parseRateLimit parses R/WINDOW: R ≥ 1 requests per Go duration WINDOW > 0.
+func parseRateLimit(s string) (RateLimit, bool) {
+	r, w, ok := strings.Cut(s, "/")
+	if !ok {
+		return RateLimit{}, false
+	}
+	requests, err := strconv.Atoi(r)
+	if err != nil || requests < 1 {
+		return RateLimit{}, false
+	}
+	window, err := time.ParseDuration(w)
+	if err != nil || window <= 0 {
+		return RateLimit{}, false
+	}
+	return RateLimit{Requests: requests, Window: window}, true
 }
 
 // DefaultScenarios are the scenarios of `make bench`.
-const DefaultScenarios = "200,1000,1000x10"
+const DefaultScenarios = "200,1000,1000x10,100@20/2s"
 
 // QuickScenarios is the smoke run of -quick.
 const QuickScenarios = "20"
 
-// DefaultReps returns the repetitions of a scenario when none are given:
-// 5 up to 200 resources (on a shared machine the wall time of a single run
-// varies by tens of percent, so a median of 3 is not enough to judge a 10%
-// target), 1 above (a 1,000-resource round takes minutes).
+// DefaultReps returns the repetitions of a scenario of n resources when
+// none are given: 5 up to 200 resources (on a shared machine the wall time
+// of a single run varies by tens of percent, so a median of 3 is not
+// enough to judge a 10% target), 1 above (a 1,000-resource round takes
+// minutes). A rate-limited scenario gets 1 (ParseScenarios): its time is
+// set by the limit, not by the machine.
 func DefaultReps(n int) int {
 	if n <= 200 {
 		return 5
@@ -39,8 +99,10 @@ func DefaultReps(n int) int {
 }
 
 // ParseScenarios parses a comma-separated list of scenarios, each N or
-// NxLICENSES. reps > 0 sets the repetitions of every scenario; otherwise
-// DefaultReps applies.
+// NxLICENSES, optionally followed by @R/WINDOW: keymint-local limited to
+// R requests per access token in any WINDOW (a Go duration), as in
+// 100@20/2s or 1000x10@100/1m. reps > 0 sets the repetitions of every
+// scenario; otherwise DefaultReps applies, and 1 to a rate-limited one.
 func ParseScenarios(list string, reps int) ([]Scenario, error) {
 	var out []Scenario
 	seen := map[string]bool{}
@@ -49,10 +111,11 @@ func ParseScenarios(list string, reps int) ([]Scenario, error) {
 		if item == "" {
 			continue
 		}
-		nPart, lPart, hasL := strings.Cut(strings.ToLower(item), "x")
+		size, limitPart, hasLimit := strings.Cut(strings.ToLower(item), "@")
+		nPart, lPart, hasL := strings.Cut(size, "x")
 		n, err := strconv.Atoi(nPart)
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("scenario %q: want N or NxLICENSES with N ≥ 1", item)
+			return nil, fmt.Errorf("scenario %q: want N or NxLICENSES with N ≥ 1, optionally followed by @R/WINDOW", item)
 		}
 		licenses := 1
 		if hasL {
@@ -60,19 +123,33 @@ func ParseScenarios(list string, reps int) ([]Scenario, error) {
 				return nil, fmt.Errorf("scenario %q: want 1 ≤ LICENSES ≤ N", item)
 			}
 		}
+		var limit RateLimit
+		if hasLimit {
+			var ok bool
+			if limit, ok = parseRateLimit(limitPart); !ok {
+				return nil, fmt.Errorf("scenario %q: want @R/WINDOW with R ≥ 1 requests in a window such as 2s or 1m", item)
+			}
+		}
 		name := strconv.Itoa(n)
 		if licenses > 1 {
 			name += "x" + strconv.Itoa(licenses)
+		}
+		if hasLimit {
+			name += "@" + limit.String()
 		}
 		if seen[name] {
 			continue
 		}
 		seen[name] = true
 		r := reps
-		if r <= 0 {
+		switch {
+		case r > 0:
+		case hasLimit:
+			r = 1
+		default:
 			r = DefaultReps(n)
 		}
-		out = append(out, Scenario{Name: name, N: n, Licenses: licenses, Reps: r})
+		out = append(out, Scenario{Name: name, N: n, Licenses: licenses, Reps: r, RateLimit: limit})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no scenario in %q", list)
@@ -156,6 +233,21 @@ func ParseVariants(list string) ([]Variant, error) {
 		return nil, fmt.Errorf("no variant in %q", list)
 	}
 	return out, nil
+}
+
+// scenarioVariants returns the variants that run in sc: in a rate-limited
+// scenario only the keymint ones, since the others make no API call.
+func scenarioVariants(sc Scenario, vs []Variant) []Variant {
+	if !sc.Limited() {
+		return vs
+	}
+	var out []Variant
+	for _, v := range vs {
+		if v.Kind == KindKeymint {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // rotate returns the variants in the order of round r: rotated left by r,

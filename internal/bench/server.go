@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -132,27 +133,83 @@ func (s *server) stop() {
 
 // get GETs a /_local path into v.
 func (s *server) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+path, nil)
+	return s.do(ctx, http.MethodGet, path, nil, v)
+}
+
+// do sends a request with the JSON of in (nil: no body) to a /_local path
+// and decodes the answer into out (nil: ignored).
+func (s *server) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.url+path, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+s.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := s.http.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(data)))
 	}
-	if v == nil {
+	if out == nil {
 		return nil
 	}
-	return json.Unmarshal(body, v)
+	return json.Unmarshal(data, out)
+}
+
+// setRateLimit sets the rate limit of every access token with PUT
+// /_local/rate-limit; the zero RateLimit removes it. Every token starts
+// with a full allowance.
+func (s *server) setRateLimit(ctx context.Context, l RateLimit) error {
+	type setting struct {
+		Requests int    `json:"requests"`
+		Window   string `json:"window"`
+	}
+	in := setting{Requests: l.Requests, Window: "0s"}
+	if l.Requests > 0 {
+		in.Window = l.Window.String()
+	}
+	var got setting
+	if err := s.do(ctx, http.MethodPut, "/_local/rate-limit", in, &got); err != nil {
+		return fmt.Errorf("setting the rate limit to %s: %w", l, err)
+	}
+	if w, err := time.ParseDuration(got.Window); got.Requests != l.Requests || (l.Requests > 0 && (err != nil || w != l.Window)) {
+		return fmt.Errorf("PUT /_local/rate-limit %+v answered %+v", in, got)
+	}
+	return nil
+}
+
+// rateLimited returns how many requests keymint-local has answered 429 so
+// far (GET /_local/faults: stats.rate_limited).
+func (s *server) rateLimited(ctx context.Context) (int, error) {
+	var body struct {
+		Stats struct {
+			RateLimited *int `json:"rate_limited"`
+		} `json:"stats"`
+	}
+	if err := s.get(ctx, "/_local/faults", &body); err != nil {
+		return 0, err
+	}
+	if body.Stats.RateLimited == nil {
+		return 0, errors.New("GET /_local/faults: the answer has no stats.rate_limited")
+	}
+	return *body.Stats.RateLimited, nil
 }
 
 // endpointCalls reads GET /_local/calls.
