@@ -192,6 +192,9 @@ type Report struct {
 	Scenarios   []Scenario
 	Variants    []Variant
 	Runs        []RunResult
+	// Server is keymint-local's request rate (RunServerBench); nil when
+	// it was not measured.
+	Server *ServerBench
 }
 
 // Names of things the harness sets up on keymint-local.

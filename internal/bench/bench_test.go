@@ -216,11 +216,11 @@ func TestReport(t *testing.T) {
 	}
 	// The floor ratio, get-key at 200 and 1,000, the API calls of apply,
 	// plan, destroy and all three at 200, the peak RSS.
-	// No rate-limited scenario ran.
-	if want := []string{"FAIL", "FAIL", "PASS", "FAIL", "FAIL", "PASS", "FAIL", "not measured", "FAIL"}; !reflect.DeepEqual(status, want) {
+	// No rate-limited scenario ran, nor the server benchmarks.
+	if want := []string{"FAIL", "FAIL", "PASS", "FAIL", "FAIL", "PASS", "FAIL", "not measured", "FAIL", "not measured"}; !reflect.DeepEqual(status, want) {
 		t.Errorf("target status = %v, want %v: %+v", status, want, targets)
 	}
-	if rss := targets[len(targets)-1]; !strings.Contains(rss.Measured, "90.0 MB (1000)") || !strings.Contains(rss.Measured, "120.0 MB (1000x10)") {
+	if rss := targets[len(targets)-2]; !strings.Contains(rss.Measured, "90.0 MB (1000)") || !strings.Contains(rss.Measured, "120.0 MB (1000x10)") {
 		t.Errorf("RSS target measured %q", rss.Measured)
 	}
 
@@ -384,6 +384,58 @@ func TestLimitReport(t *testing.T) {
 	}
 	if strings.Contains(md, "| 100 on 1 license, limit 20 requests / 2s | noop") {
 		t.Errorf("a rate-limited scenario has a noop row:\n%s", md)
+	}
+}
+
+func TestServerBench(t *testing.T) {
+	if want := "go test -run '^$' -bench Server -benchtime 3s ./internal/localserver/"; ServerBenchCommand != want {
+		t.Errorf("ServerBenchCommand = %s, want %s", ServerBenchCommand, want)
+	}
+	out := "goos: linux\ngoarch: amd64\npkg: example\n" +
+		"BenchmarkServerGetKey/gen1-2          \t   58135\t     60732 ns/op\t     16466 req/s\n" +
+		"BenchmarkServerGetKey/gen2-2          \t   59180\t     66666 ns/op\t        4200 req/s\n" +
+		"BenchmarkServerActivateDeactivate-2   \t   55323\t     58850 ns/op\t     16992 req/s\nPASS\nok  \texample\t12.3s\n"
+	lines := benchmarkLines(out)
+	if len(lines) != 3 || !strings.HasSuffix(lines[2], "16992 req/s") {
+		t.Fatalf("lines = %q", lines)
+	}
+	if name, rate, ok := benchmarkRate(lines[0]); !ok || name != "BenchmarkServerGetKey/gen1-2" || rate != 16466 {
+		t.Errorf("benchmarkRate = %q, %v, %v", name, rate, ok)
+	}
+	if _, _, ok := benchmarkRate("BenchmarkX-2 10 5 ns/op"); ok {
+		t.Error("a line without req/s has a rate")
+	}
+
+	rep := &Report{Server: &ServerBench{Lines: lines}}
+	tg := rep.serverTarget()
+	if tg.Status() != "FAIL" || tg.Measured != "lowest 4,200 requests a second (BenchmarkServerGetKey/gen2-2)" {
+		t.Errorf("target: %s %q", tg.Status(), tg.Measured)
+	}
+	md := rep.Markdown()
+	for _, want := range []string{
+		"## keymint-local request rate\n\n`go test -run '^$' -bench Server -benchtime 3s ./internal/localserver/`, concurrent clients",
+		"```\nBenchmarkServerGetKey/gen1-2          \t   58135\t     60732 ns/op\t     16466 req/s\nBenchmarkServerGetKey/gen2-2",
+		"16992 req/s\n```\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	rep.Server.Lines[1] = strings.Replace(rep.Server.Lines[1], "4200", "15000", 1)
+	if tg := rep.serverTarget(); tg.Status() != "PASS" || !strings.Contains(tg.Measured, "15,000") {
+		t.Errorf("target: %s %q", tg.Status(), tg.Measured)
+	}
+
+	rep.Server = &ServerBench{Err: "go test: exit status 1"}
+	if tg := rep.serverTarget(); tg.Status() != "not measured" {
+		t.Errorf("target of a failed benchmark: %s", tg.Status())
+	}
+	if md := rep.Markdown(); !strings.Contains(md, "Not measured:\n\n```\ngo test: exit status 1\n```") {
+		t.Errorf("Markdown of a failed benchmark:\n%s", md)
+	}
+	rep.Server = nil
+	if md := rep.Markdown(); strings.Contains(md, "request rate") {
+		t.Errorf("Markdown without the benchmarks:\n%s", md)
 	}
 }
 

@@ -338,7 +338,7 @@ func (r *Report) Targets() []Target {
 	if len(measured) > 0 {
 		t.Measured, t.Met = strings.Join(measured, ", "), met
 	}
-	out = append(out, t)
+	out = append(out, t, r.serverTarget())
 	return out
 }
 
@@ -506,6 +506,7 @@ func (r *Report) Markdown() string {
 			run.Total().Seconds(), run.CPU().Seconds(), run.APICalls(), run.RateLimited(), run.ProviderProcesses, other)
 	}
 	b.WriteString("\n</details>\n")
+	r.writeServerSection(&b)
 	b.WriteString("\nRerun with `make bench` (or `go run ./internal/bench/cmd -h` for scenarios, repetitions and variants).\n")
 	return b.String()
 }

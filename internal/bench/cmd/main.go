@@ -1,7 +1,8 @@
 // Command bench is `make bench`: it times the KeyMint provider against a
 // no-op provider (the floor) and terraform_data through the real CLI and
-// the bundled keymint-local server, prints the table and writes it to
-// BENCHMARKS.md. See package internal/bench.
+// the bundled keymint-local server, measures keymint-local's own request
+// rate (go test -bench Server ./internal/localserver/), prints the report
+// and writes it to BENCHMARKS.md. See package internal/bench.
 //
 //	go run ./internal/bench/cmd [-terraform PATH] [-scenarios 200,1000,1000x10,100@20/2s] [-reps N] [-quick]
 package main
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +42,7 @@ func run(ctx context.Context, args []string) int {
 	workDir := fs.String("workdir", "", "work `directory` (default a temporary one)")
 	keep := fs.Bool("keep", false, "keep the work directory and the workspaces")
 	parallelism := fs.Int("parallelism", bench.DefaultParallelism, "the CLI's -parallelism `N` (the API call targets are judged at 10)")
+	serverBench := fs.Bool("server-bench", true, "also measure keymint-local's request rate ("+bench.ServerBenchCommand+"); -quick skips it unless given")
 	poll := fs.Duration("poll", 20*time.Millisecond, "provider RSS sampling `interval`")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: go run ./internal/bench/cmd [flags]\n\n"+
@@ -68,6 +71,9 @@ func run(ctx context.Context, args []string) int {
 		}
 		if !set["out"] {
 			*out = ""
+		}
+		if !set["server-bench"] {
+			*serverBench = false
 		}
 	}
 	if *parallelism < 1 {
@@ -101,12 +107,25 @@ func run(ctx context.Context, args []string) int {
 		Quick:       *quick,
 		Parallelism: *parallelism,
 	})
+	if err == nil && *serverBench {
+		fmt.Fprintf(os.Stderr, "== keymint-local request rate on loopback: %s\n", bench.ServerBenchCommand)
+		report.Server = bench.RunServerBench(ctx)
+		if report.Server.Err == "" {
+			fmt.Fprintln(os.Stderr, strings.Join(report.Server.Lines, "\n"))
+		}
+	}
 	if report != nil && len(report.Runs) > 0 {
 		fmt.Println(report.Markdown())
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
+	}
+	code := 0
+	if report.Server != nil && report.Server.Err != "" {
+		// The report is written all the same, saying so.
+		fmt.Fprintln(os.Stderr, "bench: keymint-local request rate:", report.Server.Err)
+		code = 1
 	}
 	if *out != "" {
 		path := *out
@@ -124,5 +143,5 @@ func run(ctx context.Context, args []string) int {
 		}
 		fmt.Fprintf(os.Stderr, "wrote %s\n", path)
 	}
-	return 0
+	return code
 }
