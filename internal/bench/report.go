@@ -518,7 +518,8 @@ func (r *Report) writeCallTable(b *strings.Builder, sums []Summary) {
 	fmt.Fprintf(b, "\nAPI calls per activation, by phase (medians; the number of calls in parentheses). The ideal is one "+
 		"activation per resource in apply, one get-key per license in plan, and one deactivation per resource plus one "+
 		"refresh read per license in destroy. The floor adds one read-back shared by each wave of -parallelism (%d) "+
-		"activations: apply 1 + 1/parallelism, apply + plan + destroy 2 + 1/parallelism + 2·licenses/N.\n\n", par)
+		"activations: apply 1 + 1/parallelism, apply + plan + destroy 2 + 1/parallelism + 2·licenses/N. Under a rate "+
+		"limit, the calls answered 429 count too.\n\n", par)
 	b.WriteString("| Scenario | Variant | apply | plan | destroy | apply + plan + destroy | floor: apply / apply + plan + destroy |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|\n")
 	for _, s := range sums {
