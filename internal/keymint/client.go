@@ -4,8 +4,10 @@
 // here. Every call takes a context, sends the access token as a bearer token and
 // returns an *Error for any answer that is not a success, so that callers can
 // branch on the predicates in errors.go. Transient failures are retried (see
-// retry.go), and reads of a license are shared between concurrent callers
-// (see coalesce.go).
+// retry.go); rate limits are waited out by every client of the process with
+// the same token together, and requests may be paced (see ratelimit.go);
+// reads of a license are shared between concurrent callers (see
+// coalesce.go).
 package keymint
 
 import (
@@ -22,7 +24,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
@@ -45,6 +46,7 @@ const (
 	DefaultRetryWaitMin   = 1 * time.Second
 	DefaultRetryWaitMax   = 30 * time.Second
 	DefaultRequestTimeout = 30 * time.Second
+	DefaultRateLimitWait  = 15 * time.Minute
 )
 
 // maxResponseBytes bounds how much of an answer is read. A get-key answer for a
@@ -63,9 +65,21 @@ type Config struct {
 	UserAgent string
 	// MaxRetries is how often a failed request is retried; negative means 0.
 	MaxRetries *int
-	// RetryWaitMin and RetryWaitMax bound the wait between retries; a
-	// server's Retry-After is honoured up to RetryWaitMax.
+	// RetryWaitMin and RetryWaitMax bound the exponential backoff between
+	// retries. They do not bound a server's Retry-After, which is honoured in
+	// full within RateLimitWait.
 	RetryWaitMin, RetryWaitMax time.Duration
+	// RateLimitWait is how long a call may wait in total because of rate
+	// limits (429, or 503 with a Retry-After) before it gives up; nil means
+	// DefaultRateLimitWait, 0 gives up at the first rate-limit answer. It
+	// must lie within MinRateLimitWait and MaxRateLimitWait. Rate-limit
+	// answers do not count against MaxRetries.
+	RateLimitWait *time.Duration
+	// MaxRequestsPerMinute paces the requests to BaseURL with AccessToken,
+	// of every client in the process, so that a known plan limit is never
+	// hit; 0 leaves them unpaced. When clients sharing a token set
+	// different paces, the slowest applies to all.
+	MaxRequestsPerMinute int
 	// RequestTimeout bounds each attempt, answer included.
 	RequestTimeout time.Duration
 	// Transport, when set, carries the requests (tests inject faults here).
@@ -81,7 +95,9 @@ type Client struct {
 	token     string
 	userAgent string
 	paths     paths
-	http      *retryablehttp.Client
+	http      *http.Client
+	retry     retryPolicy
+	limits    *sharedLimits // shared with every client of this server and token
 	reads     *readCoalescer
 }
 
@@ -115,7 +131,11 @@ func New(cfg Config) (*Client, error) {
 	if !ok {
 		return nil, fmt.Errorf("API version %q is not supported; use one of %s", version, strings.Join(APIVersions, ", "))
 	}
-	rc, err := newRetryingClient(cfg)
+	policy, err := newRetryPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := newHTTPClient(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -123,12 +143,15 @@ func New(cfg Config) (*Client, error) {
 	if ua == "" {
 		ua = "terraform-provider-keymint"
 	}
+	baseURL := strings.TrimRight(cfg.BaseURL, "/")
 	return &Client{
-		baseURL:   strings.TrimRight(cfg.BaseURL, "/"),
+		baseURL:   baseURL,
 		token:     cfg.AccessToken,
 		userAgent: ua,
 		paths:     ps,
-		http:      rc,
+		http:      hc,
+		retry:     policy,
+		limits:    limitsFor(baseURL, cfg.AccessToken, cfg.MaxRequestsPerMinute),
 		reads:     newReadCoalescer(!cfg.FreshReads),
 	}, nil
 }
@@ -320,27 +343,64 @@ type request struct {
 	mutating     bool   // sends an Idempotency-Key
 }
 
+// payload is the JSON body of r, or nil.
+func (r request) payload() ([]byte, error) {
+	if r.body == nil {
+		return nil, nil
+	}
+	return json.Marshal(r.body)
+}
+
 // call sends one request, with retries, and returns the decoded JSON object
 // of a 2xx answer, or an error (an *Error for an API refusal).
 func (c *Client) call(ctx context.Context, op string, r request) (map[string]json.RawMessage, error) {
-	secrets := []string{c.token, r.key}
-	ctx = tflog.MaskAllFieldValuesStrings(ctx, secrets...)
-	ctx = tflog.MaskMessageStrings(ctx, secrets...)
-
-	target := c.baseURL + r.path
-	if len(r.query) > 0 {
-		target += "?" + r.query.Encode()
+	st := &callState{op: op, secrets: []string{c.token, r.key}}
+	ctx = tflog.MaskAllFieldValuesStrings(ctx, st.secrets...)
+	ctx = tflog.MaskMessageStrings(ctx, st.secrets...)
+	if r.mutating {
+		// The same key on every attempt of this operation lets a server
+		// that supports it recognise the repeat.
+		st.idempotencyKey = newIdempotencyKey()
 	}
-	var payload []byte
-	if r.body != nil {
-		var err error
-		if payload, err = json.Marshal(r.body); err != nil {
-			return nil, fmt.Errorf("%s: encoding the request: %w", op, err)
-		}
+	status, raw, err := c.send(ctx, st, r)
+	obj, err := c.decode(st, status, raw, err)
+	if e, ok := AsError(err); ok {
+		e.RateLimited, e.Waited = st.rateLimited, st.waited
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, r.method, target, payload)
 	if err != nil {
-		return nil, fmt.Errorf("%s: building the request: %w", op, err)
+		return nil, err
+	}
+	return obj, nil
+}
+
+// decode reads the JSON object of a 2xx answer that send returned.
+func (c *Client) decode(st *callState, status int, raw []byte, err error) (object, error) {
+	if err != nil {
+		return nil, err
+	}
+	var obj object
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("%s: the answer (HTTP %d) is not a JSON object: %w", st.op, status, err)
+	}
+	if obj == nil {
+		return nil, fmt.Errorf("%s: the answer (HTTP %d) is not a JSON object", st.op, status)
+	}
+	// Some servers send a 200 with a non-zero code for a refusal.
+	if code, ok := integer(obj, "code"); ok && code != 0 {
+		return nil, newError(st.op, status, raw, st.secrets)
+	}
+	return obj, nil
+}
+
+// newRequest builds the HTTP request of one attempt.
+func (c *Client) newRequest(ctx context.Context, st *callState, r request, target string, payload []byte) (*http.Request, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
+	if err != nil {
+		return nil, err
 	}
 	for k, vs := range r.header {
 		req.Header[k] = vs
@@ -351,51 +411,41 @@ func (c *Client) call(ctx context.Context, op string, r request) (map[string]jso
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if r.mutating {
-		// The same key on every retry of this operation lets a server that
-		// supports it recognise the repeat.
-		req.Header.Set("Idempotency-Key", newIdempotencyKey())
+	if st.idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", st.idempotencyKey)
 	}
+	return req, nil
+}
 
-	tflog.Debug(ctx, "KeyMint API request", map[string]any{
-		"operation": op,
-		"method":    r.method,
-		"path":      r.path,
-		"body":      logBody(payload, secrets),
-	})
-	start := time.Now()
+// attempt sends one request and reads its answer whole. err is a failure
+// in transit, the answer lost or cut off, or the attempt timing out.
+func (c *Client) attempt(ctx context.Context, st *callState, r request, target string, payload []byte) (status int, header http.Header, body []byte, err error) {
+	req, err := c.newRequest(ctx, st, r, target, payload)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("%s: %w", op, ctxErr)
-		}
-		return nil, fmt.Errorf("%s: no answer from %s: %s", op, c.baseURL, redact(unwrapURLError(err).Error(), secrets...))
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body) // already buffered by the transport
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading the answer (HTTP %d): %s", op, resp.StatusCode, redact(err.Error(), secrets...))
+		return 0, nil, nil, err
 	}
-	tflog.Debug(ctx, "KeyMint API response", map[string]any{
-		"operation":   op,
-		"path":        r.path,
-		"status":      resp.StatusCode,
-		"duration_ms": time.Since(start).Milliseconds(),
-		"body":        logBody(raw, secrets),
-	})
+	return resp.StatusCode, resp.Header, raw, nil
+}
 
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, newError(op, resp.StatusCode, raw, secrets)
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, fmt.Errorf("%s: the answer (HTTP %d) is not a JSON object: %w", op, resp.StatusCode, err)
-	}
-	// Some servers send a 200 with a non-zero code for a refusal.
-	if code, ok := integer(obj, "code"); ok && code != 0 {
-		return nil, newError(op, resp.StatusCode, raw, secrets)
-	}
-	return obj, nil
+// logAnswer logs the answer that ends a call's attempts.
+func (c *Client) logAnswer(ctx context.Context, st *callState, r request, status int, raw []byte, start time.Time) {
+	tflog.Debug(ctx, "KeyMint API response", map[string]any{
+		"operation":    st.op,
+		"path":         r.path,
+		"status":       status,
+		"duration_ms":  time.Since(start).Milliseconds(),
+		"rate_limited": st.rateLimited,
+		"body":         logBody(raw, st.secrets),
+	})
 }
 
 // unwrapURLError drops the *url.Error wrapping, whose text repeats the URL.

@@ -42,7 +42,7 @@ func newTestServer(t *testing.T, status int, body string) (*Client, *[]recorded)
 		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(Config{BaseURL: srv.URL + "/", AccessToken: testToken, UserAgent: "terraform-provider-keymint/test", MaxRetries: ptr(0)})
+	c, err := New(Config{BaseURL: srv.URL + "/", AccessToken: testToken, UserAgent: "terraform-provider-keymint/test", MaxRetries: ptr(0), RateLimitWait: ptr(time.Duration(0))})
 	if err != nil {
 		t.Fatal(err)
 	}

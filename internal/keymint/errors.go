@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -34,6 +35,18 @@ type Error struct {
 	// framework's answer for a route it does not know) is not, and allows
 	// no conclusion about a license or a seat.
 	FromKeyMint bool
+	// RateLimited counts the rate-limit answers this call got: 429s, and
+	// 503s that named a Retry-After.
+	RateLimited int
+	// Waited is the time this call waited because of rate limits: for the
+	// moment a server named (its own answers' or another call's with the
+	// same token), and backing off after 429s that named none.
+	Waited time.Duration
+
+	// gaveUp: the call stopped retrying because the next wait for the rate
+	// limit, next, did not fit in what was left of budget.
+	gaveUp       bool
+	budget, next time.Duration
 }
 
 func (e *Error) Error() string {
@@ -41,6 +54,10 @@ func (e *Error) Error() string {
 	b.WriteString("KeyMint API ")
 	b.WriteString(e.Operation)
 	b.WriteString(": ")
+	if e.gaveUp {
+		b.WriteString(e.gaveUpText())
+		b.WriteString(": ")
+	}
 	fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
 	switch {
 	case !e.FromKeyMint:
@@ -58,6 +75,37 @@ func (e *Error) Error() string {
 		}
 	}
 	return b.String()
+}
+
+// gaveUpText says how a call ended that gave up waiting for a rate limit.
+func (e *Error) gaveUpText() string {
+	waited, next := roundWait(e.Waited), roundWait(e.next)
+	if e.RateLimited == 0 {
+		// It found every request with its token held back, and never sent.
+		return fmt.Sprintf("not sent: requests with this access token are held back for %s more after a rate-limit answer, "+
+			"beyond the rate-limit wait budget (%s; waited %s)", next, e.budget, waited)
+	}
+	times := "once"
+	if e.RateLimited > 1 {
+		times = fmt.Sprintf("%d times", e.RateLimited)
+	}
+	if e.Waited == 0 && e.budget == 0 {
+		return fmt.Sprintf("rate-limited %s; gave up at once (the rate-limit wait budget is 0s)", times)
+	}
+	return fmt.Sprintf("rate-limited %s; gave up after waiting %s in total (the rate-limit wait budget is %s; the next wait would have been %s)",
+		times, waited, e.budget, next)
+}
+
+// roundWait rounds a wait for people to read: to the second from 10s on,
+// to the tenth of a second from 1s on, else to the millisecond.
+func roundWait(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(time.Second)
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
 }
 
 // quote is the server's words: the top-level message, or the nested one
