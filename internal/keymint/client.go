@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -30,15 +31,17 @@ import (
 // DefaultBaseURL is the base URL of the hosted KeyMint API.
 const DefaultBaseURL = "https://api.keymint.dev"
 
-// API generations: the flat paths of the /deactivate-key page, and the
-// /key/... paths of KeyMint's current SDKs.
+// API generations: the flat paths of the /deactivate-key page (v1), the
+// /key/... paths of KeyMint's current SDKs (v2), or whichever of the two the
+// server serves (auto: v1 first, see Client.call).
 const (
-	APIv1 = "v1"
-	APIv2 = "v2"
+	APIAuto = "auto"
+	APIv1   = "v1"
+	APIv2   = "v2"
 )
 
-// APIVersions lists the supported API generations.
-var APIVersions = []string{APIv1, APIv2}
+// APIVersions lists the supported values of Config.APIVersion.
+var APIVersions = []string{APIAuto, APIv1, APIv2}
 
 // Defaults of the retry and timeout settings.
 const (
@@ -59,7 +62,8 @@ type Config struct {
 	BaseURL string
 	// AccessToken is sent as "Authorization: Bearer <token>".
 	AccessToken string
-	// APIVersion selects the path set: APIv1 (default) or APIv2.
+	// APIVersion selects the path set: APIAuto ("" means APIAuto), APIv1
+	// or APIv2.
 	APIVersion string
 	// UserAgent is sent with every request.
 	UserAgent string
@@ -94,25 +98,31 @@ type Client struct {
 	baseURL   string
 	token     string
 	userAgent string
-	paths     paths
-	http      *http.Client
-	retry     retryPolicy
-	limits    *sharedLimits // shared with every client of this server and token
-	reads     *readCoalescer
+	// paths is the path set in use; auto allows switching it from
+	// generation 1 to generation 2, once.
+	paths  atomic.Pointer[paths]
+	auto   bool
+	http   *http.Client
+	retry  retryPolicy
+	limits *sharedLimits // shared with every client of this server and token
+	reads  *readCoalescer
 }
 
 // paths are the endpoints of one API generation.
 type paths struct {
+	version                      string
 	activate, deactivate, getKey string
 	// getKeyByHeader: the key travels in the x-license-key header of a GET
 	// (generation 2) instead of a POST body (generation 1).
 	getKeyByHeader bool
 }
 
-var pathSets = map[string]paths{
-	APIv1: {activate: "/activate-key", deactivate: "/deactivate-key", getKey: "/get-key"},
-	APIv2: {activate: "/key/activate", deactivate: "/key/deactivate", getKey: "/key", getKeyByHeader: true},
-}
+var (
+	gen1 = &paths{version: APIv1, activate: "/activate-key", deactivate: "/deactivate-key", getKey: "/get-key"}
+	gen2 = &paths{version: APIv2, activate: "/key/activate", deactivate: "/key/deactivate", getKey: "/key", getKeyByHeader: true}
+)
+
+var pathSets = map[string]*paths{APIAuto: gen1, APIv1: gen1, APIv2: gen2}
 
 // New returns a client for cfg. It fails when a setting is unusable.
 func New(cfg Config) (*Client, error) {
@@ -125,7 +135,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	version := cfg.APIVersion
 	if version == "" {
-		version = APIv1
+		version = APIAuto
 	}
 	ps, ok := pathSets[version]
 	if !ok {
@@ -144,16 +154,25 @@ func New(cfg Config) (*Client, error) {
 		ua = "terraform-provider-keymint"
 	}
 	baseURL := strings.TrimRight(cfg.BaseURL, "/")
-	return &Client{
+	c := &Client{
 		baseURL:   baseURL,
 		token:     cfg.AccessToken,
 		userAgent: ua,
-		paths:     ps,
+		auto:      version == APIAuto,
 		http:      hc,
 		retry:     policy,
 		limits:    limitsFor(baseURL, cfg.AccessToken, cfg.MaxRequestsPerMinute),
 		reads:     newReadCoalescer(!cfg.FreshReads),
-	}, nil
+	}
+	c.paths.Store(ps)
+	return c, nil
+}
+
+// APIVersionInUse returns the path set the client sends its calls to now:
+// APIv1 or APIv2. With APIAuto it is APIv1 until the server answers a
+// generation-1 path as an unknown route and serves generation 2.
+func (c *Client) APIVersionInUse() string {
+	return c.paths.Load().version
 }
 
 // ActivateInput names the device to bind to a license.
@@ -256,7 +275,9 @@ func (c *Client) Activate(ctx context.Context, in ActivateInput) (*Activation, e
 		return nil, errors.New("activate: the host ID is empty")
 	}
 	defer c.reads.invalidate(in.ProductID, in.LicenseKey)
-	obj, err := c.call(ctx, "activate", request{method: http.MethodPost, path: c.paths.activate, body: keyRequest(in), key: in.LicenseKey, mutating: true})
+	obj, err := c.call(ctx, "activate", func(p *paths) request {
+		return request{method: http.MethodPost, path: p.activate, body: keyRequest(in), key: in.LicenseKey, mutating: true}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +308,9 @@ func (c *Client) DeactivateAll(ctx context.Context, productID, licenseKey string
 
 func (c *Client) deactivate(ctx context.Context, body keyRequest) (*Deactivation, error) {
 	defer c.reads.invalidate(body.ProductID, body.LicenseKey)
-	obj, err := c.call(ctx, "deactivate", request{method: http.MethodPost, path: c.paths.deactivate, body: body, key: body.LicenseKey, mutating: true})
+	obj, err := c.call(ctx, "deactivate", func(p *paths) request {
+		return request{method: http.MethodPost, path: p.deactivate, body: body, key: body.LicenseKey, mutating: true}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -316,17 +339,19 @@ func (c *Client) GetKeyFresh(ctx context.Context, productID, licenseKey string) 
 }
 
 func (c *Client) getKey(ctx context.Context, productID, licenseKey string) (*License, error) {
-	req := request{path: c.paths.getKey, key: licenseKey}
-	if c.paths.getKeyByHeader {
-		// The key goes in a header, never in the URL, which proxies log.
-		req.method = http.MethodGet
-		req.query = url.Values{"productId": {productID}}
-		req.header = http.Header{"X-License-Key": {licenseKey}}
-	} else {
-		req.method = http.MethodPost
-		req.body = keyRequest{ProductID: productID, LicenseKey: licenseKey}
-	}
-	obj, err := c.call(ctx, "get-key", req)
+	obj, err := c.call(ctx, "get-key", func(p *paths) request {
+		req := request{path: p.getKey, key: licenseKey}
+		if p.getKeyByHeader {
+			// The key goes in a header, never in the URL, which proxies log.
+			req.method = http.MethodGet
+			req.query = url.Values{"productId": {productID}}
+			req.header = http.Header{"X-License-Key": {licenseKey}}
+		} else {
+			req.method = http.MethodPost
+			req.body = keyRequest{ProductID: productID, LicenseKey: licenseKey}
+		}
+		return req
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -351,9 +376,19 @@ func (r request) payload() ([]byte, error) {
 	return json.Marshal(r.body)
 }
 
-// call sends one request, with retries, and returns the decoded JSON object
-// of a 2xx answer, or an error (an *Error for an API refusal).
-func (c *Client) call(ctx context.Context, op string, r request) (map[string]json.RawMessage, error) {
+// call sends the request that build makes for the path set in use, with
+// retries, and returns the decoded JSON object of a 2xx answer, or an error
+// (an *Error for an API refusal).
+//
+// With APIAuto, a call whose generation-1 path is answered as an unknown
+// route (IsUnknownRoute: a 404 or 405 that is not KeyMint's) is repeated on
+// the generation-2 path, with the same Idempotency-Key and within the same
+// budgets; if that is not answered as an unknown route too, the client uses
+// generation 2 from then on. Should both be, the error says so and never
+// anything about a license or a seat.
+func (c *Client) call(ctx context.Context, op string, build func(*paths) request) (object, error) {
+	p := c.paths.Load()
+	r := build(p)
 	st := &callState{op: op, secrets: []string{c.token, r.key}}
 	ctx = tflog.MaskAllFieldValuesStrings(ctx, st.secrets...)
 	ctx = tflog.MaskMessageStrings(ctx, st.secrets...)
@@ -363,6 +398,30 @@ func (c *Client) call(ctx context.Context, op string, r request) (map[string]jso
 		st.idempotencyKey = newIdempotencyKey()
 	}
 	status, raw, err := c.send(ctx, st, r)
+	if IsUnknownRoute(err) {
+		first, _ := AsError(err)
+		if c.auto && p == gen1 {
+			r2 := build(gen2)
+			tflog.Debug(ctx, "KeyMint API generation-1 path answered as an unknown route; trying generation 2", map[string]any{
+				"operation": op, "path": r.path, "status": first.StatusCode, "next_path": r2.path,
+			})
+			status, raw, err = c.send(ctx, st, r2)
+			if IsUnknownRoute(err) {
+				second, _ := AsError(err)
+				second.note = fmt.Sprintf("both API path sets were answered as unknown routes by something that is not KeyMint "+
+					"(%s %s: HTTP %d; %s %s: HTTP %d); check base_url and api_version",
+					r.method, r.path, first.StatusCode, r2.method, r2.path, second.StatusCode)
+			} else if c.paths.CompareAndSwap(gen1, gen2) {
+				tflog.Info(ctx, "KeyMint API: the server does not serve the generation-1 paths (/activate-key, ...); "+
+					"using the generation-2 paths (/key/...) from now on", map[string]any{
+					"operation": op, "path": r.path, "status": first.StatusCode, "now": r2.path,
+				})
+			}
+		} else {
+			first.note = fmt.Sprintf("%s %s was answered as an unknown route by something that is not KeyMint "+
+				"(API generation %s); check base_url and api_version", r.method, r.path, p.version)
+		}
+	}
 	obj, err := c.decode(st, status, raw, err)
 	if e, ok := AsError(err); ok {
 		e.RateLimited, e.Waited = st.rateLimited, st.waited

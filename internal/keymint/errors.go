@@ -47,6 +47,8 @@ type Error struct {
 	// limit, next, did not fit in what was left of budget.
 	gaveUp       bool
 	budget, next time.Duration
+	// note says more about the failure; it goes before the answer.
+	note string
 }
 
 func (e *Error) Error() string {
@@ -54,6 +56,10 @@ func (e *Error) Error() string {
 	b.WriteString("KeyMint API ")
 	b.WriteString(e.Operation)
 	b.WriteString(": ")
+	if e.note != "" {
+		b.WriteString(e.note)
+		b.WriteString(": ")
+	}
 	if e.gaveUp {
 		b.WriteString(e.gaveUpText())
 		b.WriteString(": ")

@@ -154,7 +154,7 @@ func (st *callState) giveUp(cause *Error, next, budget time.Duration) error {
 	e.Operation = st.op
 	e.Message, e.ErrorMessage = redact(e.Message, st.secrets...), redact(e.ErrorMessage, st.secrets...)
 	e.RateLimited, e.Waited = st.rateLimited, st.waited
-	e.gaveUp, e.budget, e.next = true, budget, next
+	e.gaveUp, e.budget, e.next, e.note = true, budget, next, ""
 	return &e
 }
 
