@@ -274,7 +274,7 @@ func (c *Client) Activate(ctx context.Context, in ActivateInput) (*Activation, e
 		// Without a hostId the service invents a random host that burns a seat.
 		return nil, errors.New("activate: the host ID is empty")
 	}
-	defer c.reads.invalidate(in.ProductID, in.LicenseKey)
+	defer c.reads.startWrite(in.ProductID, in.LicenseKey)()
 	obj, err := c.call(ctx, "activate", func(p *paths) request {
 		return request{method: http.MethodPost, path: p.activate, body: keyRequest(in), key: in.LicenseKey, mutating: true}
 	})
@@ -307,7 +307,7 @@ func (c *Client) DeactivateAll(ctx context.Context, productID, licenseKey string
 }
 
 func (c *Client) deactivate(ctx context.Context, body keyRequest) (*Deactivation, error) {
-	defer c.reads.invalidate(body.ProductID, body.LicenseKey)
+	defer c.reads.startWrite(body.ProductID, body.LicenseKey)()
 	obj, err := c.call(ctx, "deactivate", func(p *paths) request {
 		return request{method: http.MethodPost, path: p.deactivate, body: body, key: body.LicenseKey, mutating: true}
 	})
@@ -321,10 +321,12 @@ func (c *Client) deactivate(ctx context.Context, body keyRequest) (*Deactivation
 	return d, nil
 }
 
-// GetKey reads a license with all its devices. Concurrent calls for the same
-// license share one request, and so do later ones until the next write to
-// that license through this client (unless Config.FreshReads is set); the
-// result must not be modified.
+// GetKey reads a license with all its devices. It first waits for the
+// writes to that license through this client that are in flight when it is
+// called, so that it sees them. Concurrent calls for the same license share
+// one request, and so do later ones until the next write to that license
+// through this client (unless Config.FreshReads is set); the result must not
+// be modified.
 func (c *Client) GetKey(ctx context.Context, productID, licenseKey string) (*License, error) {
 	return c.reads.get(ctx, productID, licenseKey, func(ctx context.Context) (*License, error) {
 		return c.getKey(ctx, productID, licenseKey)
