@@ -4,8 +4,10 @@
 // here. Every call takes a context, sends the access token as a bearer token and
 // returns an *Error for any answer that is not a success, so that callers can
 // branch on the predicates in errors.go. Transient failures are retried (see
-// retry.go), and reads of a license are shared between concurrent callers
-// (see coalesce.go).
+// retry.go); rate limits are waited out by every client of the process with
+// the same token together, and requests may be paced (see ratelimit.go);
+// reads of a license are shared between concurrent callers (see
+// coalesce.go).
 package keymint
 
 import (
@@ -20,24 +22,26 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // DefaultBaseURL is the base URL of the hosted KeyMint API.
 const DefaultBaseURL = "https://api.keymint.dev"
 
-// API generations: the flat paths of the /deactivate-key page, and the
-// /key/... paths of KeyMint's current SDKs.
+// API generations: the flat paths of the /deactivate-key page (v1), the
+// /key/... paths of KeyMint's current SDKs (v2), or whichever of the two the
+// server serves (auto: v1 first, see Client.call).
 const (
-	APIv1 = "v1"
-	APIv2 = "v2"
+	APIAuto = "auto"
+	APIv1   = "v1"
+	APIv2   = "v2"
 )
 
-// APIVersions lists the supported API generations.
-var APIVersions = []string{APIv1, APIv2}
+// APIVersions lists the supported values of Config.APIVersion.
+var APIVersions = []string{APIAuto, APIv1, APIv2}
 
 // Defaults of the retry and timeout settings.
 const (
@@ -45,6 +49,7 @@ const (
 	DefaultRetryWaitMin   = 1 * time.Second
 	DefaultRetryWaitMax   = 30 * time.Second
 	DefaultRequestTimeout = 30 * time.Second
+	DefaultRateLimitWait  = 15 * time.Minute
 )
 
 // maxResponseBytes bounds how much of an answer is read. A get-key answer for a
@@ -57,15 +62,28 @@ type Config struct {
 	BaseURL string
 	// AccessToken is sent as "Authorization: Bearer <token>".
 	AccessToken string
-	// APIVersion selects the path set: APIv1 (default) or APIv2.
+	// APIVersion selects the path set: APIAuto ("" means APIAuto), APIv1
+	// or APIv2.
 	APIVersion string
 	// UserAgent is sent with every request.
 	UserAgent string
 	// MaxRetries is how often a failed request is retried; negative means 0.
 	MaxRetries *int
-	// RetryWaitMin and RetryWaitMax bound the wait between retries; a
-	// server's Retry-After is honoured up to RetryWaitMax.
+	// RetryWaitMin and RetryWaitMax bound the exponential backoff between
+	// retries. They do not bound a server's Retry-After, which is honoured in
+	// full within RateLimitWait.
 	RetryWaitMin, RetryWaitMax time.Duration
+	// RateLimitWait is how long a call may wait in total because of rate
+	// limits (429, or 503 with a Retry-After) before it gives up; nil means
+	// DefaultRateLimitWait, 0 gives up at the first rate-limit answer. It
+	// must lie within MinRateLimitWait and MaxRateLimitWait. Rate-limit
+	// answers do not count against MaxRetries.
+	RateLimitWait *time.Duration
+	// MaxRequestsPerMinute paces the requests to BaseURL with AccessToken,
+	// of every client in the process, so that a known plan limit is never
+	// hit; 0 leaves them unpaced. When clients sharing a token set
+	// different paces, the slowest applies to all.
+	MaxRequestsPerMinute int
 	// RequestTimeout bounds each attempt, answer included.
 	RequestTimeout time.Duration
 	// Transport, when set, carries the requests (tests inject faults here).
@@ -80,23 +98,31 @@ type Client struct {
 	baseURL   string
 	token     string
 	userAgent string
-	paths     paths
-	http      *retryablehttp.Client
-	reads     *readCoalescer
+	// paths is the path set in use; auto allows switching it from
+	// generation 1 to generation 2, once.
+	paths  atomic.Pointer[paths]
+	auto   bool
+	http   *http.Client
+	retry  retryPolicy
+	limits *sharedLimits // shared with every client of this server and token
+	reads  *readCoalescer
 }
 
 // paths are the endpoints of one API generation.
 type paths struct {
+	version                      string
 	activate, deactivate, getKey string
 	// getKeyByHeader: the key travels in the x-license-key header of a GET
 	// (generation 2) instead of a POST body (generation 1).
 	getKeyByHeader bool
 }
 
-var pathSets = map[string]paths{
-	APIv1: {activate: "/activate-key", deactivate: "/deactivate-key", getKey: "/get-key"},
-	APIv2: {activate: "/key/activate", deactivate: "/key/deactivate", getKey: "/key", getKeyByHeader: true},
-}
+var (
+	gen1 = &paths{version: APIv1, activate: "/activate-key", deactivate: "/deactivate-key", getKey: "/get-key"}
+	gen2 = &paths{version: APIv2, activate: "/key/activate", deactivate: "/key/deactivate", getKey: "/key", getKeyByHeader: true}
+)
+
+var pathSets = map[string]*paths{APIAuto: gen1, APIv1: gen1, APIv2: gen2}
 
 // New returns a client for cfg. It fails when a setting is unusable.
 func New(cfg Config) (*Client, error) {
@@ -109,13 +135,17 @@ func New(cfg Config) (*Client, error) {
 	}
 	version := cfg.APIVersion
 	if version == "" {
-		version = APIv1
+		version = APIAuto
 	}
 	ps, ok := pathSets[version]
 	if !ok {
 		return nil, fmt.Errorf("API version %q is not supported; use one of %s", version, strings.Join(APIVersions, ", "))
 	}
-	rc, err := newRetryingClient(cfg)
+	policy, err := newRetryPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := newHTTPClient(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -123,14 +153,26 @@ func New(cfg Config) (*Client, error) {
 	if ua == "" {
 		ua = "terraform-provider-keymint"
 	}
-	return &Client{
-		baseURL:   strings.TrimRight(cfg.BaseURL, "/"),
+	baseURL := strings.TrimRight(cfg.BaseURL, "/")
+	c := &Client{
+		baseURL:   baseURL,
 		token:     cfg.AccessToken,
 		userAgent: ua,
-		paths:     ps,
-		http:      rc,
+		auto:      version == APIAuto,
+		http:      hc,
+		retry:     policy,
+		limits:    limitsFor(baseURL, cfg.AccessToken, cfg.MaxRequestsPerMinute),
 		reads:     newReadCoalescer(!cfg.FreshReads),
-	}, nil
+	}
+	c.paths.Store(ps)
+	return c, nil
+}
+
+// APIVersionInUse returns the path set the client sends its calls to now:
+// APIv1 or APIv2. With APIAuto it is APIv1 until the server answers a
+// generation-1 path as an unknown route and serves generation 2.
+func (c *Client) APIVersionInUse() string {
+	return c.paths.Load().version
 }
 
 // ActivateInput names the device to bind to a license.
@@ -232,8 +274,10 @@ func (c *Client) Activate(ctx context.Context, in ActivateInput) (*Activation, e
 		// Without a hostId the service invents a random host that burns a seat.
 		return nil, errors.New("activate: the host ID is empty")
 	}
-	defer c.reads.invalidate(in.ProductID, in.LicenseKey)
-	obj, err := c.call(ctx, "activate", request{method: http.MethodPost, path: c.paths.activate, body: keyRequest(in), key: in.LicenseKey, mutating: true})
+	defer c.reads.startWrite(in.ProductID, in.LicenseKey)()
+	obj, err := c.call(ctx, "activate", func(p *paths) request {
+		return request{method: http.MethodPost, path: p.activate, body: keyRequest(in), key: in.LicenseKey, mutating: true}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -263,8 +307,10 @@ func (c *Client) DeactivateAll(ctx context.Context, productID, licenseKey string
 }
 
 func (c *Client) deactivate(ctx context.Context, body keyRequest) (*Deactivation, error) {
-	defer c.reads.invalidate(body.ProductID, body.LicenseKey)
-	obj, err := c.call(ctx, "deactivate", request{method: http.MethodPost, path: c.paths.deactivate, body: body, key: body.LicenseKey, mutating: true})
+	defer c.reads.startWrite(body.ProductID, body.LicenseKey)()
+	obj, err := c.call(ctx, "deactivate", func(p *paths) request {
+		return request{method: http.MethodPost, path: p.deactivate, body: body, key: body.LicenseKey, mutating: true}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -275,10 +321,12 @@ func (c *Client) deactivate(ctx context.Context, body keyRequest) (*Deactivation
 	return d, nil
 }
 
-// GetKey reads a license with all its devices. Concurrent calls for the same
-// license share one request, and so do later ones until the next write to
-// that license through this client (unless Config.FreshReads is set); the
-// result must not be modified.
+// GetKey reads a license with all its devices. It first waits for the
+// writes to that license through this client that are in flight when it is
+// called, so that it sees them. Concurrent calls for the same license share
+// one request, and so do later ones until the next write to that license
+// through this client (unless Config.FreshReads is set); the result must not
+// be modified.
 func (c *Client) GetKey(ctx context.Context, productID, licenseKey string) (*License, error) {
 	return c.reads.get(ctx, productID, licenseKey, func(ctx context.Context) (*License, error) {
 		return c.getKey(ctx, productID, licenseKey)
@@ -293,17 +341,19 @@ func (c *Client) GetKeyFresh(ctx context.Context, productID, licenseKey string) 
 }
 
 func (c *Client) getKey(ctx context.Context, productID, licenseKey string) (*License, error) {
-	req := request{path: c.paths.getKey, key: licenseKey}
-	if c.paths.getKeyByHeader {
-		// The key goes in a header, never in the URL, which proxies log.
-		req.method = http.MethodGet
-		req.query = url.Values{"productId": {productID}}
-		req.header = http.Header{"X-License-Key": {licenseKey}}
-	} else {
-		req.method = http.MethodPost
-		req.body = keyRequest{ProductID: productID, LicenseKey: licenseKey}
-	}
-	obj, err := c.call(ctx, "get-key", req)
+	obj, err := c.call(ctx, "get-key", func(p *paths) request {
+		req := request{path: p.getKey, key: licenseKey}
+		if p.getKeyByHeader {
+			// The key goes in a header, never in the URL, which proxies log.
+			req.method = http.MethodGet
+			req.query = url.Values{"productId": {productID}}
+			req.header = http.Header{"X-License-Key": {licenseKey}}
+		} else {
+			req.method = http.MethodPost
+			req.body = keyRequest{ProductID: productID, LicenseKey: licenseKey}
+		}
+		return req
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -320,27 +370,98 @@ type request struct {
 	mutating     bool   // sends an Idempotency-Key
 }
 
-// call sends one request, with retries, and returns the decoded JSON object
-// of a 2xx answer, or an error (an *Error for an API refusal).
-func (c *Client) call(ctx context.Context, op string, r request) (map[string]json.RawMessage, error) {
-	secrets := []string{c.token, r.key}
-	ctx = tflog.MaskAllFieldValuesStrings(ctx, secrets...)
-	ctx = tflog.MaskMessageStrings(ctx, secrets...)
-
-	target := c.baseURL + r.path
-	if len(r.query) > 0 {
-		target += "?" + r.query.Encode()
+// payload is the JSON body of r, or nil.
+func (r request) payload() ([]byte, error) {
+	if r.body == nil {
+		return nil, nil
 	}
-	var payload []byte
-	if r.body != nil {
-		var err error
-		if payload, err = json.Marshal(r.body); err != nil {
-			return nil, fmt.Errorf("%s: encoding the request: %w", op, err)
+	return json.Marshal(r.body)
+}
+
+// call sends the request that build makes for the path set in use, with
+// retries, and returns the decoded JSON object of a 2xx answer, or an error
+// (an *Error for an API refusal).
+//
+// With APIAuto, a call whose generation-1 path is answered as an unknown
+// route (IsUnknownRoute: a 404 or 405 that is not KeyMint's) is repeated on
+// the generation-2 path, with the same Idempotency-Key and within the same
+// budgets; if that is not answered as an unknown route too, the client uses
+// generation 2 from then on. Should both be, the error says so and never
+// anything about a license or a seat.
+func (c *Client) call(ctx context.Context, op string, build func(*paths) request) (object, error) {
+	p := c.paths.Load()
+	r := build(p)
+	st := &callState{op: op, secrets: []string{c.token, r.key}}
+	ctx = tflog.MaskAllFieldValuesStrings(ctx, st.secrets...)
+	ctx = tflog.MaskMessageStrings(ctx, st.secrets...)
+	if r.mutating {
+		// The same key on every attempt of this operation lets a server
+		// that supports it recognise the repeat.
+		st.idempotencyKey = newIdempotencyKey()
+	}
+	status, raw, err := c.send(ctx, st, r)
+	if IsUnknownRoute(err) {
+		first, _ := AsError(err)
+		if c.auto && p == gen1 {
+			r2 := build(gen2)
+			tflog.Debug(ctx, "KeyMint API generation-1 path answered as an unknown route; trying generation 2", map[string]any{
+				"operation": op, "path": r.path, "status": first.StatusCode, "next_path": r2.path,
+			})
+			status, raw, err = c.send(ctx, st, r2)
+			if IsUnknownRoute(err) {
+				second, _ := AsError(err)
+				second.note = fmt.Sprintf("both API path sets were answered as unknown routes by something that is not KeyMint "+
+					"(%s %s: HTTP %d; %s %s: HTTP %d); check base_url and api_version",
+					r.method, r.path, first.StatusCode, r2.method, r2.path, second.StatusCode)
+			} else if c.paths.CompareAndSwap(gen1, gen2) {
+				tflog.Info(ctx, "KeyMint API: the server does not serve the generation-1 paths (/activate-key, ...); "+
+					"using the generation-2 paths (/key/...) from now on", map[string]any{
+					"operation": op, "path": r.path, "status": first.StatusCode, "now": r2.path,
+				})
+			}
+		} else {
+			first.note = fmt.Sprintf("%s %s was answered as an unknown route by something that is not KeyMint "+
+				"(API generation %s); check base_url and api_version", r.method, r.path, p.version)
 		}
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, r.method, target, payload)
+	obj, err := c.decode(st, status, raw, err)
+	if e, ok := AsError(err); ok {
+		e.RateLimited, e.Waited = st.rateLimited, st.waited
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: building the request: %w", op, err)
+		return nil, err
+	}
+	return obj, nil
+}
+
+// decode reads the JSON object of a 2xx answer that send returned.
+func (c *Client) decode(st *callState, status int, raw []byte, err error) (object, error) {
+	if err != nil {
+		return nil, err
+	}
+	var obj object
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("%s: the answer (HTTP %d) is not a JSON object: %w", st.op, status, err)
+	}
+	if obj == nil {
+		return nil, fmt.Errorf("%s: the answer (HTTP %d) is not a JSON object", st.op, status)
+	}
+	// Some servers send a 200 with a non-zero code for a refusal.
+	if code, ok := integer(obj, "code"); ok && code != 0 {
+		return nil, newError(st.op, status, raw, st.secrets)
+	}
+	return obj, nil
+}
+
+// newRequest builds the HTTP request of one attempt.
+func (c *Client) newRequest(ctx context.Context, st *callState, r request, target string, payload []byte) (*http.Request, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
+	if err != nil {
+		return nil, err
 	}
 	for k, vs := range r.header {
 		req.Header[k] = vs
@@ -351,51 +472,41 @@ func (c *Client) call(ctx context.Context, op string, r request) (map[string]jso
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if r.mutating {
-		// The same key on every retry of this operation lets a server that
-		// supports it recognise the repeat.
-		req.Header.Set("Idempotency-Key", newIdempotencyKey())
+	if st.idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", st.idempotencyKey)
 	}
+	return req, nil
+}
 
-	tflog.Debug(ctx, "KeyMint API request", map[string]any{
-		"operation": op,
-		"method":    r.method,
-		"path":      r.path,
-		"body":      logBody(payload, secrets),
-	})
-	start := time.Now()
+// attempt sends one request and reads its answer whole. err is a failure
+// in transit, the answer lost or cut off, or the attempt timing out.
+func (c *Client) attempt(ctx context.Context, st *callState, r request, target string, payload []byte) (status int, header http.Header, body []byte, err error) {
+	req, err := c.newRequest(ctx, st, r, target, payload)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("%s: %w", op, ctxErr)
-		}
-		return nil, fmt.Errorf("%s: no answer from %s: %s", op, c.baseURL, redact(unwrapURLError(err).Error(), secrets...))
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body) // already buffered by the transport
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading the answer (HTTP %d): %s", op, resp.StatusCode, redact(err.Error(), secrets...))
+		return 0, nil, nil, err
 	}
-	tflog.Debug(ctx, "KeyMint API response", map[string]any{
-		"operation":   op,
-		"path":        r.path,
-		"status":      resp.StatusCode,
-		"duration_ms": time.Since(start).Milliseconds(),
-		"body":        logBody(raw, secrets),
-	})
+	return resp.StatusCode, resp.Header, raw, nil
+}
 
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, newError(op, resp.StatusCode, raw, secrets)
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, fmt.Errorf("%s: the answer (HTTP %d) is not a JSON object: %w", op, resp.StatusCode, err)
-	}
-	// Some servers send a 200 with a non-zero code for a refusal.
-	if code, ok := integer(obj, "code"); ok && code != 0 {
-		return nil, newError(op, resp.StatusCode, raw, secrets)
-	}
-	return obj, nil
+// logAnswer logs the answer that ends a call's attempts.
+func (c *Client) logAnswer(ctx context.Context, st *callState, r request, status int, raw []byte, start time.Time) {
+	tflog.Debug(ctx, "KeyMint API response", map[string]any{
+		"operation":    st.op,
+		"path":         r.path,
+		"status":       status,
+		"duration_ms":  time.Since(start).Milliseconds(),
+		"rate_limited": st.rateLimited,
+		"body":         logBody(raw, st.secrets),
+	})
 }
 
 // unwrapURLError drops the *url.Error wrapping, whose text repeats the URL.

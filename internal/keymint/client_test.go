@@ -42,7 +42,7 @@ func newTestServer(t *testing.T, status int, body string) (*Client, *[]recorded)
 		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(Config{BaseURL: srv.URL + "/", AccessToken: testToken, UserAgent: "terraform-provider-keymint/test", MaxRetries: ptr(0)})
+	c, err := New(Config{BaseURL: srv.URL + "/", AccessToken: testToken, UserAgent: "terraform-provider-keymint/test", MaxRetries: ptr(0), RateLimitWait: ptr(time.Duration(0))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,32 +220,47 @@ func TestGetKeyMalformed(t *testing.T) {
 }
 
 func TestErrorMapping(t *testing.T) {
-	type preds struct{ unauth, notFound, device, license, seat, notAct, free, rate, server bool }
+	type preds struct {
+		unauth, notFound, device, license, seat, notAct, free, rate, server, scope, state, unknown bool
+	}
 	tests := []struct {
 		name   string
 		status int
 		body   string
 		code   int64
 		errStr string
+		km     bool
 		want   preds
 	}{
-		{"missing params", 400, `{"message":"Missing required params","code":1}`, 1, "", preds{}},
-		{"bad token", 401, `{"message":"Invalid access token","code":1}`, 1, "", preds{unauth: true}},
-		{"limit", 403, `{"message":"Activation limit reached","code":2}`, 2, "", preds{seat: true}},
-		{"not activated", 403, `{"message":"License not activated","code":2}`, 2, "", preds{notAct: true, free: true}},
-		{"expired", 403, `{"message":"License expired","code":2}`, 2, "", preds{}},
-		{"unknown key", 404, `{"message":"Invalid license key","code":1}`, 1, "", preds{notFound: true, license: true}},
-		{"device", 404, `{"message":"Device not found","code":1}`, 1, "", preds{notFound: true, device: true, free: true}},
-		{"unknown product", 404, `{"message":"Product not found","code":1}`, 1, "", preds{notFound: true, license: true}},
-		// A path the server does not serve (a wrong base_url or api_version)
-		// or a proxy's page: not a license that is gone.
-		{"unknown path", 404, `{"message":"Not found","code":1}`, 1, "", preds{notFound: true}},
-		{"proxy page", 404, `<html>404 Not Found</html>`, 0, "", preds{notFound: true}},
-		{"rate limited, new shape", 429, `{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Too many requests"},"code":1}`, 1, "RATE_LIMIT_EXCEEDED", preds{rate: true}},
-		{"rate limited, old shape", 429, `{"message":"Too many requests","code":3}`, 3, "", preds{rate: true}},
-		{"server", 500, `{"message":"Server error","code":1}`, 1, "", preds{server: true}},
-		{"gateway, no JSON", 502, `<html>bad gateway</html>`, 0, "", preds{server: true}},
-		{"200 with a refusal code", 200, `{"message":"Activation limit reached","code":2}`, 2, "", preds{}},
+		{"missing params", 400, `{"message":"Missing required params","code":1}`, 1, "", true, preds{}},
+		{"bad token", 401, `{"message":"Invalid access token","code":1}`, 1, "", true, preds{unauth: true}},
+		{"limit", 403, `{"message":"Activation limit reached","code":2}`, 2, "", true, preds{seat: true, state: true}},
+		{"not activated", 403, `{"message":"License not activated","code":2}`, 2, "", true, preds{notAct: true, free: true, state: true}},
+		{"expired", 403, `{"message":"License expired","code":2}`, 2, "", true, preds{state: true}},
+		{"unknown key", 404, `{"message":"Invalid license key","code":1}`, 1, "", true, preds{notFound: true, license: true}},
+		{"device", 404, `{"message":"Device not found","code":1}`, 1, "", true, preds{notFound: true, device: true, free: true}},
+		{"unknown product", 404, `{"message":"Product not found","code":1}`, 1, "", true, preds{notFound: true, license: true}},
+		{"unknown key, nested", 404, `{"message":"Request failed","code":1,"error":{"code":"NOT_FOUND","message":"Invalid license key"}}`, 1, "NOT_FOUND", true, preds{notFound: true, license: true}},
+		// KeyMint's 404 that names no license, key or product: not a
+		// license that is gone.
+		{"KeyMint 404, nothing named", 404, `{"message":"Not found","code":1}`, 1, "", true, preds{notFound: true}},
+		// Answers that are not KeyMint's allow no conclusion, whatever
+		// their words.
+		{"proxy page", 404, `<html>404 Not Found: license key</html>`, 0, "", false, preds{notFound: true, unknown: true}},
+		{"web framework 404", 404, `{"message":"Cannot POST /deactivate-key","error":"Not Found","statusCode":404}`, 0, "", false, preds{notFound: true, unknown: true}},
+		{"web framework, device words", 404, `{"message":"Device not found","statusCode":404}`, 0, "", false, preds{notFound: true, unknown: true}},
+		{"code as a string", 404, `{"message":"Invalid license key","code":"1"}`, 0, "", false, preds{notFound: true, unknown: true}},
+		{"method not allowed", 405, `Method Not Allowed`, 0, "", false, preds{unknown: true}},
+		{"KeyMint 405", 405, `{"message":"Method not allowed","code":1}`, 1, "", true, preds{}},
+		{"proxy 403", 403, `<html>Forbidden: activation limit reached, license not activated</html>`, 0, "", false, preds{}},
+		{"insufficient scope 403", 403, `{"message":"Insufficient permissions for this operation","code":1}`, 1, "", true, preds{scope: true}},
+		{"insufficient scope 401", 401, `{"message":"Insufficient permissions for this operation","code":1}`, 1, "", true, preds{unauth: true, scope: true}},
+		{"insufficient scope, nested", 403, `{"message":"Request failed","code":1,"error":{"code":"FORBIDDEN","message":"Insufficient permissions: activation limit not active"}}`, 1, "FORBIDDEN", true, preds{scope: true}},
+		{"rate limited, new shape", 429, `{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Too many requests"},"code":1}`, 1, "RATE_LIMIT_EXCEEDED", true, preds{rate: true}},
+		{"rate limited, old shape", 429, `{"message":"Too many requests","code":3}`, 3, "", true, preds{rate: true}},
+		{"server", 500, `{"message":"Server error","code":1}`, 1, "", true, preds{server: true}},
+		{"gateway, no JSON", 502, `<html>bad gateway</html>`, 0, "", false, preds{server: true}},
+		{"200 with a refusal code", 200, `{"message":"Activation limit reached","code":2}`, 2, "", true, preds{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,21 +270,67 @@ func TestErrorMapping(t *testing.T) {
 			if !ok {
 				t.Fatalf("error %v is not an *Error", err)
 			}
-			if e.StatusCode != tt.status || e.Code != tt.code || e.ErrorCode != tt.errStr || e.Operation != "deactivate" {
+			if e.StatusCode != tt.status || e.Code != tt.code || e.ErrorCode != tt.errStr || e.Operation != "deactivate" || e.FromKeyMint != tt.km {
 				t.Errorf("error = %+v", e)
 			}
 			if e.Message == "" {
 				t.Error("empty message")
 			}
 			got := preds{IsUnauthorized(err), IsNotFound(err), IsDeviceNotFound(err), IsLicenseNotFound(err),
-				IsSeatLimitReached(err), IsNotActivated(err), IsAlreadyFree(err), IsRateLimited(err), IsServerError(err)}
+				IsSeatLimitReached(err), IsNotActivated(err), IsAlreadyFree(err), IsRateLimited(err), IsServerError(err),
+				IsInsufficientScope(err), IsForbiddenByLicenseState(err), IsUnknownRoute(err)}
 			if got != tt.want {
 				t.Errorf("predicates = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
-	if IsNotFound(errors.New("plain")) || IsServerError(nil) {
+	plain := errors.New("plain")
+	if IsNotFound(plain) || IsServerError(nil) || IsUnknownRoute(plain) || IsInsufficientScope(nil) || IsForbiddenByLicenseState(plain) {
 		t.Error("predicates matched a non-API error")
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	tests := []struct {
+		name, op string
+		status   int
+		body     string
+		want     string
+	}{
+		{"nested message quoted", "activate", 429,
+			`{"message":"Request failed","code":1,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Too many requests. Please try again later."}}`,
+			"KeyMint API activate: HTTP 429 (code 1, RATE_LIMIT_EXCEEDED): Too many requests. Please try again later."},
+		{"nested message without a top-level one", "activate", 429,
+			`{"code":1,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Slow down"}}`,
+			"KeyMint API activate: HTTP 429 (code 1, RATE_LIMIT_EXCEEDED): Slow down"},
+		{"both messages", "deactivate", 403,
+			`{"message":"License expired","code":2,"error":{"code":"EXPIRED","message":"Expired on 2026-01-01"}}`,
+			"KeyMint API deactivate: HTTP 403 (code 2, EXPIRED): License expired: Expired on 2026-01-01"},
+		{"plain", "deactivate", 404, `{"message":"Device not found","code":1}`,
+			"KeyMint API deactivate: HTTP 404 (code 1): Device not found"},
+		{"not KeyMint's", "deactivate", 404, `{"message":"Cannot POST /deactivate-key","error":"Not Found","statusCode":404}`,
+			"KeyMint API deactivate: HTTP 404 (not a KeyMint answer): Cannot POST /deactivate-key"},
+		{"no body", "get-key", 502, ``,
+			"KeyMint API get-key: HTTP 502 (not a KeyMint answer): Bad Gateway"},
+		{"scope", "get-key", 403, `{"message":"Insufficient permissions for this operation","code":1}`,
+			"KeyMint API get-key: HTTP 403 (code 1): Insufficient permissions for this operation (get-key needs a token with the licenses:read scope)"},
+		{"control characters", "activate", 400, "{\"message\":\"bad\\u001b[31m red\\u001b[0m\\r\\nline\\u0007 \\u202eevil\\u009b2J\",\"code\":1}",
+			"KeyMint API activate: HTTP 400 (code 1): bad red line evil2J"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := newError(tt.op, tt.status, []byte(tt.body), nil).Error(); got != tt.want {
+				t.Errorf("Error() =\n  %q\nwant\n  %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRequiredScope(t *testing.T) {
+	for op, want := range map[string]string{"get-key": ScopeLicensesRead, "activate": ScopeLicensesActivate, "deactivate": ScopeLicensesActivate, "other": ""} {
+		if got := RequiredScope(op); got != want {
+			t.Errorf("RequiredScope(%q) = %q, want %q", op, got, want)
+		}
 	}
 }
 

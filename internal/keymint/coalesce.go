@@ -16,6 +16,15 @@ import (
 // when they complete, whatever their outcome, so a read that starts later
 // never sees what predates them.
 //
+// A read also waits for the writes to the license that are in flight when it
+// is called: a create reads the license back just after its own write, and
+// when many creates of one license run at once, the writes of the others
+// are under way then. Waiting for them first lets a single read, sent once
+// they are all done, serve every one of those creates, instead of each
+// sending its own read as the writes finish one by one. Writes that start
+// after the read was called are not waited for, so a steady stream of
+// writes cannot hold a read back for ever.
+//
 // When a read finds a request in flight that started too early for it, it
 // does not send its own at once: it waits for a request queued behind the
 // one in flight, which every reader arriving meanwhile shares. During an
@@ -28,6 +37,9 @@ type readCoalescer struct {
 	enabled  bool
 	mu       sync.Mutex
 	licenses map[licenseID]*licenseReads
+	// waitsForWrites, when set (by tests), is called when a read has taken
+	// note of the writes it waits for.
+	waitsForWrites func()
 }
 
 type licenseID struct{ productID, key string }
@@ -36,6 +48,9 @@ type licenseReads struct {
 	mu sync.Mutex
 	// gen counts completed writes to the license.
 	gen uint64
+	// writes are the writes in flight; each one's channel is closed when
+	// it completes.
+	writes map[*pendingWrite]struct{}
 	// last is the newest successful read, made at generation lastGen.
 	last    *License
 	lastGen uint64
@@ -43,6 +58,9 @@ type licenseReads struct {
 	// start when flight ends, for callers that flight is too old for.
 	flight, next *readFlight
 }
+
+// pendingWrite is a write to a license that has not completed.
+type pendingWrite struct{ done chan struct{} }
 
 // readFlight is one get-key request that several callers wait for.
 type readFlight struct {
@@ -69,26 +87,58 @@ func (c *readCoalescer) entry(productID, key string) *licenseReads {
 	return e
 }
 
-// invalidate records a completed write to the license.
-func (c *readCoalescer) invalidate(productID, key string) {
+// startWrite records a write to the license as in flight; the function it
+// returns records its completion, whatever its outcome. Call it before the
+// write's request is sent.
+func (c *readCoalescer) startWrite(productID, key string) (done func()) {
 	if !c.enabled {
-		return
+		return func() {}
 	}
 	e := c.entry(productID, key)
+	w := &pendingWrite{done: make(chan struct{})}
 	e.mu.Lock()
-	e.gen++
-	e.last = nil
+	if e.writes == nil {
+		e.writes = map[*pendingWrite]struct{}{}
+	}
+	e.writes[w] = struct{}{}
 	e.mu.Unlock()
+	return func() {
+		e.mu.Lock()
+		e.gen++
+		e.last = nil
+		delete(e.writes, w)
+		e.mu.Unlock()
+		close(w.done)
+	}
 }
 
 // get returns a read of the license that started after every write that had
-// completed when get was called, calling fetch only when there is none.
+// completed or was in flight when get was called, calling fetch only when
+// there is none.
 func (c *readCoalescer) get(ctx context.Context, productID, key string, fetch func(context.Context) (*License, error)) (*License, error) {
 	if !c.enabled {
 		return fetch(ctx)
 	}
 	e := c.entry(productID, key)
 	e.mu.Lock()
+	if len(e.writes) > 0 {
+		pending := make([]chan struct{}, 0, len(e.writes))
+		for w := range e.writes {
+			pending = append(pending, w.done)
+		}
+		e.mu.Unlock()
+		if c.waitsForWrites != nil {
+			c.waitsForWrites()
+		}
+		for _, done := range pending {
+			select {
+			case <-done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		e.mu.Lock()
+	}
 	want := e.gen
 	if e.last != nil && e.lastGen >= want {
 		lic := e.last

@@ -21,10 +21,17 @@ type fakeAPI struct {
 	gets    map[string]int      // get-key calls by license key
 	gate    map[string]chan struct{}
 	started chan string // receives the key of each get-key as it starts
+	// holdHost holds the activation of a host until its channel is closed;
+	// activating receives each activated host as its request arrives.
+	holdHost   map[string]chan struct{}
+	activating chan string
+	// getDelay is the latency of every get-key.
+	getDelay time.Duration
 }
 
 func newFakeAPI() *fakeAPI {
-	return &fakeAPI{hosts: map[string][]string{}, gets: map[string]int{}, gate: map[string]chan struct{}{}, started: make(chan string, 100)}
+	return &fakeAPI{hosts: map[string][]string{}, gets: map[string]int{}, gate: map[string]chan struct{}{}, started: make(chan string, 100),
+		holdHost: map[string]chan struct{}{}, activating: make(chan string, 100)}
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -34,6 +41,13 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := body.LicenseKey
 	switch r.URL.Path {
 	case "/activate-key":
+		f.activating <- body.HostID
+		f.mu.Lock()
+		hold := f.holdHost[body.HostID]
+		f.mu.Unlock()
+		if hold != nil {
+			<-hold
+		}
 		f.mu.Lock()
 		f.hosts[key] = append(f.hosts[key], body.HostID)
 		f.mu.Unlock()
@@ -44,6 +58,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gate := f.gate[key]
 		f.mu.Unlock()
 		f.started <- key
+		time.Sleep(f.getDelay)
 		if gate != nil {
 			<-gate
 		}
@@ -317,5 +332,116 @@ func TestFreshReadsOption(t *testing.T) {
 	}
 	if got := f.getCalls(keyA); got != 3 {
 		t.Errorf("%d get-key calls with FreshReads, want 3", got)
+	}
+}
+
+// Ten activations of one license running at once, each reading the license
+// back, make one get-key in all: each read waits for the writes in flight
+// when it is called, then they share one read, which shows every write.
+func TestReadBackSharesOneReadWithTheWave(t *testing.T) {
+	f := newFakeAPI()
+	f.getDelay = 10 * time.Millisecond
+	c := fakeClient(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const creates = 10
+	// The activations are answered only once all of them have arrived, so
+	// that they are all in flight together, as in an apply.
+	release := make(chan struct{})
+	for i := range creates {
+		f.holdHost[fmt.Sprintf("h%d", i)] = release
+	}
+	var wg sync.WaitGroup
+	for i := range creates {
+		wg.Go(func() {
+			host := fmt.Sprintf("h%d", i)
+			if _, err := c.Activate(ctx, ActivateInput{ProductID: testProduct, LicenseKey: keyA, HostID: host}); err != nil {
+				t.Error(err)
+				return
+			}
+			lic, err := c.GetKey(ctx, testProduct, keyA)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			// Never older than the caller's own write; in fact, it shows all.
+			if got := len(lic.Devices); got != creates {
+				t.Errorf("the read after activating %s shows %d devices, want %d", host, got, creates)
+			}
+		})
+	}
+	for range creates {
+		<-f.activating
+	}
+	close(release)
+	wg.Wait()
+	if got := f.getCalls(keyA); got != 1 {
+		t.Errorf("%d get-key calls for %d activations read back at once, want 1", got, creates)
+	}
+}
+
+// A read waits for a write in flight when it is called, and shows it; it
+// does not wait for a write that starts after it was called.
+func TestReadWaitsForWritesInFlight(t *testing.T) {
+	f := newFakeAPI()
+	c := fakeClient(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waiting := make(chan struct{}, 1)
+	c.reads.waitsForWrites = func() { waiting <- struct{}{} }
+	holdEarly, holdLate := make(chan struct{}), make(chan struct{})
+	f.holdHost["early"], f.holdHost["late"] = holdEarly, holdLate
+	go func() {
+		_, _ = c.Activate(ctx, ActivateInput{ProductID: testProduct, LicenseKey: keyA, HostID: "early"})
+	}()
+	<-f.activating // the early write is at the server, held
+	read := make(chan *License, 1)
+	go func() {
+		lic, err := c.GetKey(ctx, testProduct, keyA)
+		if err != nil {
+			t.Error(err)
+		}
+		read <- lic
+	}()
+	<-waiting // the read has taken note of the writes in flight
+	go func() {
+		_, _ = c.Activate(ctx, ActivateInput{ProductID: testProduct, LicenseKey: keyA, HostID: "late"})
+	}()
+	<-f.activating // the late write is in flight too, held
+	if n := f.getCalls(keyA); n != 0 {
+		t.Fatalf("%d get-key calls while a write the read waits for is in flight", n)
+	}
+	close(holdEarly)
+	var lic *License
+	select {
+	case lic = <-read:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read waited for a write that started after it was called")
+	}
+	if _, ok := lic.Device("early"); !ok {
+		t.Error("the read does not show the write that was in flight when it was called")
+	}
+	close(holdLate)
+}
+
+// A caller waiting for writes in flight gives up when its context ends.
+func TestReadWaitingForWritesCanBeCancelled(t *testing.T) {
+	f := newFakeAPI()
+	c := fakeClient(t, f)
+	hold := make(chan struct{})
+	defer close(hold)
+	f.holdHost["held"] = hold
+	go func() {
+		_, _ = c.Activate(context.Background(), ActivateInput{ProductID: testProduct, LicenseKey: keyA, HostID: "held"})
+	}()
+	<-f.activating
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if _, err := c.GetKey(ctx, testProduct, keyA); err != context.Canceled {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	// Another license is not held up.
+	if _, err := c.GetKey(context.Background(), testProduct, keyB); err != nil {
+		t.Error(err)
 	}
 }

@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
-// Error is a refusal from the KeyMint API: any answer that is not a success.
-// Its message never contains the access token or the license key.
+// Error is a refusal from the KeyMint API, or from whatever answered in its
+// place: any answer that is not a success. Its message never contains the
+// access token or the license key, nor control characters from the server.
 type Error struct {
 	// Operation is the call that failed: activate, deactivate or get-key.
 	Operation string
@@ -20,13 +25,120 @@ type Error struct {
 	// ErrorCode is the symbolic code some servers send
 	// ({"error": {"code": "RATE_LIMIT_EXCEEDED"}}), or "".
 	ErrorCode string
-	// Message is the server's message, or the HTTP status text.
+	// Message is the server's top-level message; when there is none, the
+	// nested error.message or error text; failing those, the HTTP status text.
 	Message string
+	// ErrorMessage is the nested message ({"error": {"message": "…"}}), or "".
+	ErrorMessage string
+	// FromKeyMint tells that the answer is KeyMint's own: a JSON object
+	// with a numeric "code". Anything else (an HTML page, a proxy's or a web
+	// framework's answer for a route it does not know) is not, and allows
+	// no conclusion about a license or a seat.
+	FromKeyMint bool
+	// RateLimited counts the rate-limit answers this call got: 429s, and
+	// 503s that named a Retry-After.
+	RateLimited int
+	// Waited is the time this call waited because of rate limits: for the
+	// moment a server named (its own answers' or another call's with the
+	// same token), and backing off after 429s that named none.
+	Waited time.Duration
+
+	// gaveUp: the call stopped retrying because the next wait for the rate
+	// limit, next, did not fit in what was left of budget.
+	gaveUp       bool
+	budget, next time.Duration
+	// note says more about the failure; it goes before the answer.
+	note string
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("KeyMint API %s: HTTP %d (code %d): %s", e.Operation, e.StatusCode, e.Code, e.Message)
+	var b strings.Builder
+	b.WriteString("KeyMint API ")
+	b.WriteString(e.Operation)
+	b.WriteString(": ")
+	if e.note != "" {
+		b.WriteString(e.note)
+		b.WriteString(": ")
+	}
+	if e.gaveUp {
+		b.WriteString(e.gaveUpText())
+		b.WriteString(": ")
+	}
+	fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
+	switch {
+	case !e.FromKeyMint:
+		b.WriteString(" (not a KeyMint answer)")
+	case e.ErrorCode != "":
+		fmt.Fprintf(&b, " (code %d, %s)", e.Code, e.ErrorCode)
+	default:
+		fmt.Fprintf(&b, " (code %d)", e.Code)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.quote())
+	if isInsufficientScope(e) {
+		if s := RequiredScope(e.Operation); s != "" {
+			fmt.Fprintf(&b, " (%s needs a token with the %s scope)", e.Operation, s)
+		}
+	}
+	return b.String()
 }
+
+// gaveUpText says how a call ended that gave up waiting for a rate limit.
+func (e *Error) gaveUpText() string {
+	waited, next := roundWait(e.Waited), roundWait(e.next)
+	if e.RateLimited == 0 {
+		// It found every request with its token held back, and never sent.
+		return fmt.Sprintf("not sent: requests with this access token are held back for %s more after a rate-limit answer, "+
+			"beyond the rate-limit wait budget (%s; waited %s)", next, e.budget, waited)
+	}
+	times := "once"
+	if e.RateLimited > 1 {
+		times = fmt.Sprintf("%d times", e.RateLimited)
+	}
+	if e.Waited == 0 && e.budget == 0 {
+		return fmt.Sprintf("rate-limited %s; gave up at once (the rate-limit wait budget is 0s)", times)
+	}
+	return fmt.Sprintf("rate-limited %s; gave up after waiting %s in total (the rate-limit wait budget is %s; the next wait would have been %s)",
+		times, waited, e.budget, next)
+}
+
+// roundWait rounds a wait for people to read: to the second from 10s on,
+// to the tenth of a second from 1s on, else to the millisecond.
+func roundWait(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(time.Second)
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+// quote is the server's words: the top-level message, or the nested one
+// when the top-level one says nothing ("Request failed"), or both.
+func (e *Error) quote() string {
+	top, nested := e.Message, e.ErrorMessage
+	switch {
+	case nested == "" || strings.EqualFold(top, nested):
+		return top
+	case isGeneric(top, e.StatusCode):
+		return nested
+	}
+	return top + ": " + nested
+}
+
+// isGeneric reports a message that says no more than the status does.
+func isGeneric(m string, status int) bool {
+	m = strings.ToLower(strings.TrimRight(strings.TrimSpace(m), ".!"))
+	switch m {
+	case "", "request failed", "error", "failed", "an error occurred", "unknown error":
+		return true
+	}
+	return m == strings.ToLower(http.StatusText(status))
+}
+
+// maxMessage bounds each server text kept in an Error.
+const maxMessage = 512
 
 // newError builds an *Error from a non-success answer. It reads both body
 // shapes the API is documented to send: {"message": "…", "code": N} and
@@ -34,25 +146,63 @@ func (e *Error) Error() string {
 func newError(op string, status int, body []byte, secrets []string) *Error {
 	e := &Error{Operation: op, StatusCode: status}
 	var obj object
-	if json.Unmarshal(body, &obj) == nil {
-		if n, ok := integer(obj, "code"); ok {
+	if json.Unmarshal(body, &obj) == nil && obj != nil {
+		e.FromKeyMint = isKeyMintAnswer(obj)
+		if n, ok := integer(obj, "code"); ok && e.FromKeyMint {
 			e.Code = n
 		}
 		e.Message = str(obj, "message")
 		if inner, ok := sub(obj, "error"); ok {
 			e.ErrorCode = str(inner, "code")
+			e.ErrorMessage = str(inner, "message")
 			if e.Message == "" {
-				e.Message = str(inner, "message")
+				e.Message = e.ErrorMessage
 			}
 		} else if e.Message == "" {
 			e.Message = str(obj, "error")
 		}
 	}
+	clean := func(s string) string { return truncate(redact(cleanText(s), secrets...), maxMessage) }
+	e.Message, e.ErrorMessage, e.ErrorCode = clean(e.Message), clean(e.ErrorMessage), clean(e.ErrorCode)
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
 	}
-	e.Message = truncate(redact(e.Message, secrets...), 512)
 	return e
+}
+
+// isKeyMintAnswer reports whether a decoded body is one of KeyMint's own
+// answers: every one of them, success or refusal, carries a numeric "code".
+func isKeyMintAnswer(obj object) bool {
+	raw, ok := obj["code"]
+	if !ok {
+		return false
+	}
+	var f float64
+	return len(raw) > 0 && raw[0] != '"' && json.Unmarshal(raw, &f) == nil
+}
+
+// ansiEscape matches terminal escape sequences: CSI (ESC [ … final), OSC
+// (ESC ] … BEL or ESC \) and two-character escapes.
+var ansiEscape = regexp.MustCompile(`\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])`)
+
+// cleanText makes server text safe to show in a terminal: escape sequences
+// and control characters go (line breaks and tabs become spaces), as do the
+// invisible characters that reorder text, and runs of spaces shrink to one.
+func cleanText(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	s = ansiEscape.ReplaceAllString(s, "")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			return ' '
+		case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r):
+			return -1
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // AsError returns the *Error in err's chain, if any.
@@ -64,58 +214,140 @@ func AsError(err error) (*Error, bool) {
 	return nil, false
 }
 
+// Token scopes that the calls of this client need.
+const (
+	ScopeLicensesRead     = "licenses:read"
+	ScopeLicensesActivate = "licenses:activate"
+)
+
+// RequiredScope returns the token scope that the operation (as in
+// Error.Operation) needs, or "" for an operation it does not know.
+func RequiredScope(op string) string {
+	switch op {
+	case "get-key":
+		return ScopeLicensesRead
+	case "activate", "deactivate":
+		return ScopeLicensesActivate
+	}
+	return ""
+}
+
+// What an answer allows callers to conclude.
+//
+// Only KeyMint's own answers (FromKeyMint: a JSON object with a numeric
+// "code") say anything about a license or a seat. A proxy, a wrong base URL
+// prefix, a path set the server does not serve or a web framework in front
+// of the API answer with their own 404s and 405s, whose words may well
+// contain "key", "license" or "not found" ({"message":"Cannot POST
+// /deactivate-key","error":"Not Found","statusCode":404}); concluding from
+// them that a license is gone or a seat is free would drop seats that are
+// still taken from the caller's view. Such answers are IsUnknownRoute and
+// nothing else.
+//
+// Within KeyMint's answers, the status comes first and the message second,
+// since the numeric codes are documented inconsistently:
+//   - gone: a 404 naming the license, key or product ("Invalid license key",
+//     "Product not found") means the license does not exist, so it holds
+//     no seats;
+//   - free: a 404 "Device not found" (the host holds no seat) and a 403
+//     "License not activated" (nothing active to deactivate) answer a
+//     deactivation whose seat is already free, as a retry after a lost
+//     answer is;
+//   - refused by state: any other 403 ("Activation limit reached", "License
+//     expired", a blocked key, an inactive customer) is the license's state
+//     forbidding the call;
+//   - refused by scope: "Insufficient permissions for this operation" (401
+//     or 403) is the token lacking the call's scope (RequiredScope). It says
+//     nothing about the license, so none of the 403 predicates above hold
+//     for it.
+
+// matches reports a KeyMint answer with the status for which pred holds.
 func matches(err error, status int, pred func(*Error) bool) bool {
 	e, ok := AsError(err)
-	if !ok || e.StatusCode != status {
+	if !ok || !e.FromKeyMint || e.StatusCode != status {
 		return false
 	}
 	return pred == nil || pred(e)
 }
 
+// mentions reports whether the server's words (top-level message, nested
+// message or symbolic code) contain any of words, ignoring case.
 func mentions(e *Error, words ...string) bool {
-	m := strings.ToLower(e.Message)
+	text := strings.ToLower(e.Message + " " + e.ErrorMessage + " " + strings.ReplaceAll(e.ErrorCode, "_", " "))
 	for _, w := range words {
-		if strings.Contains(m, w) {
+		if strings.Contains(text, w) {
 			return true
 		}
 	}
 	return false
 }
 
-// IsUnauthorized reports a missing, invalid or under-scoped access token (401).
-func IsUnauthorized(err error) bool { return matches(err, http.StatusUnauthorized, nil) }
+func isInsufficientScope(e *Error) bool {
+	return e.FromKeyMint && (e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden) &&
+		mentions(e, "insufficient permission")
+}
 
-// IsNotFound reports any 404: an unknown product or license key, or (on
-// deactivate with a host ID) an unknown device.
-func IsNotFound(err error) bool { return matches(err, http.StatusNotFound, nil) }
+// IsUnauthorized reports any 401: a missing, invalid or under-scoped access
+// token. IsInsufficientScope tells the last apart.
+func IsUnauthorized(err error) bool {
+	e, ok := AsError(err)
+	return ok && e.StatusCode == http.StatusUnauthorized
+}
 
-// IsDeviceNotFound reports a 404 "Device not found": the host holds no seat.
+// IsInsufficientScope reports KeyMint's "Insufficient permissions for this
+// operation" (401 or 403): the token lacks the scope the call needs
+// (RequiredScope of the error's Operation).
+func IsInsufficientScope(err error) bool {
+	e, ok := AsError(err)
+	return ok && isInsufficientScope(e)
+}
+
+// IsNotFound reports any 404, KeyMint's or not.
+func IsNotFound(err error) bool {
+	e, ok := AsError(err)
+	return ok && e.StatusCode == http.StatusNotFound
+}
+
+// IsUnknownRoute reports a 404 or 405 that is not KeyMint's own answer: the
+// server (or something in front of it) does not serve the path or method.
+func IsUnknownRoute(err error) bool {
+	e, ok := AsError(err)
+	return ok && !e.FromKeyMint && (e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusMethodNotAllowed)
+}
+
+// IsDeviceNotFound reports KeyMint's 404 "Device not found": the host holds
+// no seat.
 func IsDeviceNotFound(err error) bool {
 	return matches(err, http.StatusNotFound, func(e *Error) bool { return mentions(e, "device") })
 }
 
-// IsLicenseNotFound reports a 404 for an unknown product or license key
-// ("Invalid license key"). A 404 whose message names neither a license, a
-// key nor a product (a path the server does not serve, because base_url or
-// api_version is wrong, or a proxy's page) is not one: the callers treat a
-// license that is gone as nothing left to free, which must never be
-// concluded from a misrouted request.
+// IsLicenseNotFound reports KeyMint's 404 for an unknown product or license
+// key ("Invalid license key"). A KeyMint 404 that names neither a license, a
+// key nor a product, or names a device, is not one.
 func IsLicenseNotFound(err error) bool {
 	return matches(err, http.StatusNotFound, func(e *Error) bool {
 		return !mentions(e, "device") && mentions(e, "license", "key", "product")
 	})
 }
 
-// IsSeatLimitReached reports a 403 "Activation limit reached": every seat of
-// the license is taken.
-func IsSeatLimitReached(err error) bool {
-	return matches(err, http.StatusForbidden, func(e *Error) bool { return mentions(e, "limit") })
+// IsForbiddenByLicenseState reports a KeyMint 403 that is not about the
+// token's scope: the license's state forbids the call (seat limit reached,
+// expired, blocked, inactive customer, nothing activated).
+func IsForbiddenByLicenseState(err error) bool {
+	return matches(err, http.StatusForbidden, func(e *Error) bool { return !isInsufficientScope(e) })
 }
 
-// IsNotActivated reports a 403 "License not activated": the license has no
-// active device, so there is nothing to deactivate.
+// IsSeatLimitReached reports KeyMint's 403 "Activation limit reached": every
+// seat of the license is taken.
+func IsSeatLimitReached(err error) bool {
+	return IsForbiddenByLicenseState(err) && matches(err, http.StatusForbidden, func(e *Error) bool { return mentions(e, "limit") })
+}
+
+// IsNotActivated reports KeyMint's 403 "License not activated": the license
+// has no active device, so there is nothing to deactivate.
 func IsNotActivated(err error) bool {
-	return matches(err, http.StatusForbidden, func(e *Error) bool { return mentions(e, "not activated", "not active") })
+	return IsForbiddenByLicenseState(err) &&
+		matches(err, http.StatusForbidden, func(e *Error) bool { return mentions(e, "not activated", "not active") })
 }
 
 // IsAlreadyFree reports the answers to a deactivation that mean the seat is
@@ -123,7 +355,10 @@ func IsNotActivated(err error) bool {
 func IsAlreadyFree(err error) bool { return IsDeviceNotFound(err) || IsNotActivated(err) }
 
 // IsRateLimited reports a 429.
-func IsRateLimited(err error) bool { return matches(err, http.StatusTooManyRequests, nil) }
+func IsRateLimited(err error) bool {
+	e, ok := AsError(err)
+	return ok && e.StatusCode == http.StatusTooManyRequests
+}
 
 // IsServerError reports a 5xx answer.
 func IsServerError(err error) bool {

@@ -2,6 +2,8 @@ package keymint
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
@@ -20,6 +21,8 @@ const (
 	MaxRetryWait      = 10 * time.Minute
 	MinRequestTimeout = 1 * time.Second
 	MaxRequestTimeout = 10 * time.Minute
+	MinRateLimitWait  = 0
+	MaxRateLimitWait  = time.Hour
 )
 
 // Why retrying is safe here, call by call:
@@ -28,29 +31,62 @@ const (
 //   - deactivate: a retry after a lost answer is answered "Device not found"
 //     or "License not activated", which callers count as freed;
 //   - get-key: a read.
-// Only transport failures, 429 and 5xx are retried: any other 4xx is a
-// definite answer that a retry would only repeat.
+// Only transport failures, 429 and 5xx (but 501) are retried: any other 4xx
+// is a definite answer that a retry would only repeat.
+//
+// Two budgets bound the retries of one call. Transport failures and 5xx
+// answers are retried up to MaxRetries times, with jittered exponential
+// backoff between RetryWaitMin and RetryWaitMax. Rate-limit answers (429,
+// and 503 with a Retry-After) do not count against MaxRetries: they are
+// retried until the call has waited RateLimitWait in total because of rate
+// limits, honouring the server's Retry-After in full, and backing off as
+// above where it names no time. A call whose next wait would not fit in what
+// is left of that budget gives up at once rather than sleeping in vain.
+// Waiting for the pacer (MaxRequestsPerMinute) counts against neither.
 
-// newRetryingClient builds the HTTP client that retries failed requests
-// with exponential backoff and jitter, honouring Retry-After.
-func newRetryingClient(cfg Config) (*retryablehttp.Client, error) {
-	maxRetries := DefaultMaxRetries
-	if cfg.MaxRetries != nil {
-		maxRetries = max(*cfg.MaxRetries, 0)
+// retryPolicy is the retry settings of a client.
+type retryPolicy struct {
+	maxRetries       int
+	waitMin, waitMax time.Duration
+	rateLimitWait    time.Duration
+}
+
+// newRetryPolicy checks the retry settings of cfg and fills in defaults.
+func newRetryPolicy(cfg Config) (retryPolicy, error) {
+	p := retryPolicy{
+		maxRetries:    DefaultMaxRetries,
+		waitMin:       orDefault(cfg.RetryWaitMin, DefaultRetryWaitMin),
+		waitMax:       orDefault(cfg.RetryWaitMax, DefaultRetryWaitMax),
+		rateLimitWait: DefaultRateLimitWait,
 	}
-	waitMin := orDefault(cfg.RetryWaitMin, DefaultRetryWaitMin)
-	waitMax := orDefault(cfg.RetryWaitMax, DefaultRetryWaitMax)
-	timeout := orDefault(cfg.RequestTimeout, DefaultRequestTimeout)
+	if cfg.MaxRetries != nil {
+		p.maxRetries = max(*cfg.MaxRetries, 0)
+	}
+	if cfg.RateLimitWait != nil {
+		p.rateLimitWait = *cfg.RateLimitWait
+	}
 	switch {
-	case maxRetries > MaxMaxRetries:
-		return nil, fmt.Errorf("max retries %d is more than %d", maxRetries, MaxMaxRetries)
-	case waitMin < 0 || waitMax < 0:
-		return nil, errors.New("retry waits must not be negative")
-	case waitMin > waitMax:
-		return nil, fmt.Errorf("the minimum retry wait (%s) is longer than the maximum (%s)", waitMin, waitMax)
-	case waitMax > MaxRetryWait:
-		return nil, fmt.Errorf("the maximum retry wait %s is longer than %s", waitMax, MaxRetryWait)
-	case timeout < MinRequestTimeout || timeout > MaxRequestTimeout:
+	case p.maxRetries > MaxMaxRetries:
+		return p, fmt.Errorf("max retries %d is more than %d", p.maxRetries, MaxMaxRetries)
+	case p.waitMin < 0 || p.waitMax < 0:
+		return p, errors.New("retry waits must not be negative")
+	case p.waitMin > p.waitMax:
+		return p, fmt.Errorf("the minimum retry wait (%s) is longer than the maximum (%s)", p.waitMin, p.waitMax)
+	case p.waitMax > MaxRetryWait:
+		return p, fmt.Errorf("the maximum retry wait %s is longer than %s", p.waitMax, MaxRetryWait)
+	case p.rateLimitWait < MinRateLimitWait || p.rateLimitWait > MaxRateLimitWait:
+		return p, fmt.Errorf("the rate-limit wait %s is not between %s and %s", p.rateLimitWait, time.Duration(MinRateLimitWait), MaxRateLimitWait)
+	case cfg.MaxRequestsPerMinute < 0:
+		return p, fmt.Errorf("max requests per minute %d is negative", cfg.MaxRequestsPerMinute)
+	}
+	return p, nil
+}
+
+// newHTTPClient builds the HTTP client of one attempt: it reads every
+// answer whole, within the request timeout.
+func newHTTPClient(cfg Config) (*http.Client, error) {
+	timeout := orDefault(cfg.RequestTimeout, DefaultRequestTimeout)
+	if timeout < MinRequestTimeout || timeout > MaxRequestTimeout {
 		return nil, fmt.Errorf("the request timeout %s is not between %s and %s", timeout, MinRequestTimeout, MaxRequestTimeout)
 	}
 	base := cfg.Transport
@@ -65,20 +101,7 @@ func newRetryingClient(cfg Config) (*retryablehttp.Client, error) {
 		t.MaxIdleConnsPerHost = 64
 		base = t
 	}
-	return &retryablehttp.Client{
-		HTTPClient: &http.Client{
-			Transport: bufferingTransport{base},
-			Timeout:   timeout,
-		},
-		Logger:         nil, // retries are logged through tflog below
-		RetryWaitMin:   waitMin,
-		RetryWaitMax:   waitMax,
-		RetryMax:       maxRetries,
-		CheckRetry:     checkRetry,
-		Backoff:        backoff,
-		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
-		RequestLogHook: logAttempt,
-	}, nil
+	return &http.Client{Transport: bufferingTransport{base}, Timeout: timeout}, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -88,7 +111,8 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// bufferingTransport reads every answer whole inside the round trip.
+// bufferingTransport reads every answer whole inside the round trip, so
+// that an answer cut off mid-way is a failure of the attempt, and retried.
 type bufferingTransport struct{ base http.RoundTripper }
 
 func (t bufferingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -102,38 +126,202 @@ func (t bufferingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return resp, nil
 }
 
-// checkRetry retries transport failures, 429 and 5xx (not 501), and stops at
-// once when the context ends.
-func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	retry, policyErr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-	if retry {
-		fields := map[string]any{}
-		if err != nil {
-			fields["error"] = unwrapURLError(err).Error()
-		} else {
-			fields["status"] = resp.StatusCode
+// callState is what one call (all its attempts) has used of its budgets.
+type callState struct {
+	op      string
+	secrets []string
+	// idempotencyKey is sent with every attempt of a mutating call.
+	idempotencyKey string
+	// retries counts retries after transport failures and 5xx answers.
+	retries int
+	// rateLimited counts rate-limit answers; waited is the time waited
+	// because of rate limits; lastRateLimit is the latest such answer.
+	rateLimited   int
+	waited        time.Duration
+	lastRateLimit *Error
+}
+
+// giveUp is the error of a call that stops waiting for a rate limit: the
+// answer that named the wait, saying how long the call waited.
+func (st *callState) giveUp(cause *Error, next, budget time.Duration) error {
+	if st.lastRateLimit != nil {
+		cause = st.lastRateLimit
+	}
+	if cause == nil { // the gate is only ever closed with a cause
+		cause = &Error{StatusCode: http.StatusTooManyRequests, Message: http.StatusText(http.StatusTooManyRequests)}
+	}
+	e := *cause
+	e.Operation = st.op
+	e.Message, e.ErrorMessage = redact(e.Message, st.secrets...), redact(e.ErrorMessage, st.secrets...)
+	e.RateLimited, e.Waited = st.rateLimited, st.waited
+	e.gaveUp, e.budget, e.next, e.note = true, budget, next, ""
+	return &e
+}
+
+// send sends r until it gets a definite answer, within the call's budgets,
+// and returns the body of a 2xx answer, or an error: an *Error for any
+// other answer.
+func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byte, error) {
+	target := c.baseURL + r.path
+	if len(r.query) > 0 {
+		target += "?" + r.query.Encode()
+	}
+	payload, err := r.payload()
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: encoding the request: %w", st.op, err)
+	}
+	if _, err := c.newRequest(ctx, st, r, target, payload); err != nil {
+		return 0, nil, fmt.Errorf("%s: building the request: %w", st.op, err)
+	}
+	tflog.Debug(ctx, "KeyMint API request", map[string]any{
+		"operation": st.op,
+		"method":    r.method,
+		"path":      r.path,
+		"body":      logBody(payload, st.secrets),
+	})
+	start := time.Now()
+	// own is this call's backoff after a rate-limit answer that named no
+	// time; the shared gate holds the times servers name.
+	var own time.Duration
+	for attempt := 0; ; attempt++ {
+		if err := c.waitTurn(ctx, st, own); err != nil {
+			return 0, nil, err
 		}
+		own = 0
+		if attempt > 0 {
+			tflog.Debug(ctx, "KeyMint API retry", map[string]any{"attempt": attempt, "path": r.path})
+		}
+		status, header, raw, err := c.attempt(ctx, st, r, target, payload)
+		now := time.Now()
+		var failure error // the call's error if no retry is left
+		fields := map[string]any{"operation": st.op, "path": r.path}
+		switch {
+		case err != nil:
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return 0, nil, fmt.Errorf("%s: %w", st.op, ctxErr)
+			}
+			msg := redact(unwrapURLError(err).Error(), st.secrets...)
+			failure = fmt.Errorf("%s: no answer from %s: %s", st.op, c.baseURL, msg)
+			fields["error"] = msg
+			if permanent(err) {
+				return 0, nil, failure
+			}
+		case isRateLimit(status, header):
+			e := newError(st.op, status, raw, st.secrets)
+			st.rateLimited++
+			st.lastRateLimit = e
+			wait, named := retryAfter(header.Get("Retry-After"), now)
+			if named && wait > 0 {
+				if c.limits.hold(now.Add(wait), e) {
+					tflog.Info(ctx, "KeyMint API rate limit reached; requests with this access token wait for the time the server named", map[string]any{
+						"operation": st.op, "status": status, "retry_after": wait.String(),
+					})
+				}
+			} else {
+				wait = backoff(c.retry.waitMin, c.retry.waitMax, st.rateLimited-1)
+				own = wait
+			}
+			if st.waited+wait > c.retry.rateLimitWait {
+				c.logAnswer(ctx, st, r, status, raw, start)
+				return 0, nil, st.giveUp(e, wait, c.retry.rateLimitWait)
+			}
+			tflog.Debug(ctx, "KeyMint API request rate-limited; it will be sent again", map[string]any{
+				"operation": st.op, "path": r.path, "status": status, "wait": wait.String(),
+				"waited": st.waited.String(), "budget": c.retry.rateLimitWait.String(),
+			})
+			continue
+		case status >= 500 && status <= 599 && status != http.StatusNotImplemented:
+			failure = newError(st.op, status, raw, st.secrets)
+			fields["status"] = status
+		default:
+			c.logAnswer(ctx, st, r, status, raw, start)
+			if status < 200 || status > 299 {
+				return status, raw, newError(st.op, status, raw, st.secrets)
+			}
+			return status, raw, nil
+		}
+		if st.retries >= c.retry.maxRetries {
+			if err == nil {
+				c.logAnswer(ctx, st, r, status, raw, start)
+			}
+			return 0, nil, failure
+		}
+		wait := backoff(c.retry.waitMin, c.retry.waitMax, st.retries)
+		st.retries++
+		fields["wait"] = wait.String()
 		tflog.Debug(ctx, "KeyMint API request failed; it will be retried", fields)
-	}
-	return retry, policyErr
-}
-
-// logAttempt logs every retry as it starts.
-func logAttempt(_ retryablehttp.Logger, req *http.Request, attempt int) {
-	if attempt > 0 {
-		tflog.Debug(req.Context(), "KeyMint API retry", map[string]any{"attempt": attempt, "path": req.URL.Path})
-	}
-}
-
-// backoff waits what the server asks for in Retry-After (429, 503), at most
-// max; otherwise an exponentially growing wait from min to max, with jitter
-// so that parallel requests do not retry in lockstep.
-func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return min(d, maxWait)
+		if err := sleep(ctx, wait); err != nil {
+			return 0, nil, fmt.Errorf("%s: %w", st.op, err)
 		}
 	}
+}
+
+// waitTurn waits until a request of the call may be sent: for this call's
+// own rate-limit backoff (own), until the shared gate opens, then for the
+// pacer. It gives up when a wait would not fit in what is left of the
+// call's rate-limit budget.
+func (c *Client) waitTurn(ctx context.Context, st *callState, own time.Duration) error {
+	paced := false
+	for {
+		need, cause := own, st.lastRateLimit
+		if need <= 0 {
+			var until time.Time
+			until, cause = c.limits.gate()
+			need = time.Until(until)
+		}
+		if need > 0 {
+			if st.waited+need > c.retry.rateLimitWait {
+				return st.giveUp(cause, need, c.retry.rateLimitWait)
+			}
+			tflog.Debug(ctx, "KeyMint API request waits for the rate limit", map[string]any{
+				"operation": st.op, "wait": need.String(), "waited": st.waited.String(), "budget": c.retry.rateLimitWait.String(),
+			})
+			if err := sleep(ctx, need); err != nil {
+				return fmt.Errorf("%s: %w", st.op, err)
+			}
+			st.waited += need
+			own = 0
+			continue // the gate may have moved meanwhile
+		}
+		if paced {
+			return nil
+		}
+		if err := c.limits.pace(ctx); err != nil {
+			return fmt.Errorf("%s: %w", st.op, err)
+		}
+		paced = true // and look at the gate again: it may have closed meanwhile
+	}
+}
+
+// permanent reports a failure in transit that a retry would only repeat:
+// a certificate the client does not trust, too many redirects.
+func permanent(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+		return true
+	}
+	return strings.Contains(err.Error(), "stopped after 10 redirects")
+}
+
+// isRateLimit reports an answer that asks the client to slow down: a 429,
+// or a 503 that names when to come back.
+func isRateLimit(status int, header http.Header) bool {
+	if status == http.StatusTooManyRequests {
+		return true
+	}
+	if status == http.StatusServiceUnavailable {
+		_, ok := retryAfter(header.Get("Retry-After"), time.Now())
+		return ok
+	}
+	return false
+}
+
+// backoff is an exponentially growing wait from minWait to maxWait, with
+// jitter so that parallel requests do not retry in lockstep.
+func backoff(minWait, maxWait time.Duration, attempt int) time.Duration {
 	ceiling := maxWait
 	if attempt < 32 && minWait<<attempt > 0 && minWait<<attempt < maxWait {
 		ceiling = minWait << attempt
@@ -153,7 +341,8 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		if secs < 0 {
 			return 0, false
 		}
-		return time.Duration(secs) * time.Second, true
+		// Beyond any budget; and keeps the multiplication from overflowing.
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {

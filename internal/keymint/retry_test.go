@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -193,18 +194,6 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}
 }
 
-func TestRetryAfterIsCappedByMaxWait(t *testing.T) {
-	s := &scripted{answers: []func(http.ResponseWriter){status(429, `{}`, "Retry-After", "3600"), ok200}}
-	c := retryClient(t, s, Config{RetryWaitMax: 100 * time.Millisecond})
-	start := time.Now()
-	if _, err := c.Deactivate(context.Background(), testProduct, testKey, "h"); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("waited %v; the maximum wait is 100ms", d)
-	}
-}
-
 func TestCancelStopsRetryWait(t *testing.T) {
 	s := &scripted{answers: []func(http.ResponseWriter){status(503, `{}`, "Retry-After", "30")}}
 	c := retryClient(t, s, Config{RetryWaitMax: time.Minute})
@@ -251,6 +240,9 @@ func TestRetrySettingsValidated(t *testing.T) {
 		{RetryWaitMax: MaxRetryWait + time.Second},
 		{RequestTimeout: time.Millisecond},
 		{RequestTimeout: MaxRequestTimeout + time.Second},
+		{RateLimitWait: ptr(-time.Second)},
+		{RateLimitWait: ptr(MaxRateLimitWait + time.Second)},
+		{MaxRequestsPerMinute: -1},
 		{APIVersion: "v3"},
 	}
 	for _, cfg := range bad {
@@ -263,21 +255,14 @@ func TestRetrySettingsValidated(t *testing.T) {
 
 func TestBackoffBounds(t *testing.T) {
 	for attempt := range 40 {
-		d := backoff(time.Second, 30*time.Second, attempt, nil)
+		d := backoff(time.Second, 30*time.Second, attempt)
 		if d < time.Second || d > 30*time.Second {
 			t.Fatalf("attempt %d: backoff %v outside [1s, 30s]", attempt, d)
 		}
 	}
 	// It grows: the fifth retry waits longer than the first could.
-	if d := backoff(time.Second, time.Hour, 5, nil); d < 16*time.Second {
+	if d := backoff(time.Second, time.Hour, 5); d < 16*time.Second {
 		t.Errorf("attempt 5: %v, want at least 16s", d)
-	}
-	resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"7"}}}
-	if d := backoff(time.Second, 30*time.Second, 0, resp); d != 7*time.Second {
-		t.Errorf("Retry-After 7: %v", d)
-	}
-	if d := backoff(time.Second, 3*time.Second, 0, resp); d != 3*time.Second {
-		t.Errorf("Retry-After 7 capped at 3s: %v", d)
 	}
 }
 
@@ -286,6 +271,7 @@ func TestRetryAfterParsing(t *testing.T) {
 	tests := map[string]time.Duration{
 		"0":                             0,
 		"120":                           2 * time.Minute,
+		"9999999999999":                 24 * time.Hour,
 		"Thu, 01 Jan 2026 00:00:30 GMT": 30 * time.Second,
 		"Wed, 31 Dec 2025 23:00:00 GMT": 0, // in the past
 	}
@@ -294,7 +280,7 @@ func TestRetryAfterParsing(t *testing.T) {
 			t.Errorf("retryAfter(%q) = %v, %v; want %v", v, got, ok, want)
 		}
 	}
-	for _, v := range []string{"", "-5", "soon", "1.5"} {
+	for _, v := range []string{"", "-5", "soon", "1.5", "99999999999999999999999"} {
 		if _, ok := retryAfter(v, now); ok {
 			t.Errorf("retryAfter(%q) parsed", v)
 		}
@@ -326,4 +312,34 @@ func TestRetriesConnectionRefused(t *testing.T) {
 	if _, err := c.Deactivate(context.Background(), testProduct, testKey, "h"); err != nil {
 		t.Fatalf("Deactivate: %v", err)
 	}
+}
+
+// A certificate the client does not trust is not retried: every retry would
+// fail the same way.
+func TestNoRetryOnUntrustedCertificate(t *testing.T) {
+	var handshakes atomic.Int32
+	srv := httptest.NewUnstartedServer(ok200Handler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			handshakes.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c, err := New(Config{BaseURL: srv.URL, AccessToken: testToken, MaxRetries: ptr(3), RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Deactivate(context.Background(), testProduct, testKey, "h")
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("err = %v, want a certificate error", err)
+	}
+	if got := handshakes.Load(); got != 1 {
+		t.Errorf("%d connections, want 1 (no retry)", got)
+	}
+}
+
+func ok200Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { ok200(w) })
 }

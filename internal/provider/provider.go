@@ -102,7 +102,7 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 					"`/activate-key`, `/deactivate-key`, `/get-key`) or `v2` (`/key/activate`, `/key/deactivate`, " +
 					"`GET /key`, used by KeyMint's current SDKs). May also be set with `" + EnvAPIVersion + "`.",
 				Optional:   true,
-				Validators: []validator.String{stringvalidator.OneOf(keymint.APIVersions...)},
+				Validators: []validator.String{stringvalidator.OneOf(apiVersions...)},
 			},
 			"max_retries": schema.Int64Attribute{
 				MarkdownDescription: fmt.Sprintf("How often a request that failed in transit or was answered "+

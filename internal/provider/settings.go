@@ -17,6 +17,10 @@ import (
 	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
+// apiVersions are the values api_version accepts. The client also offers
+// keymint.APIAuto, which the provider does not offer (yet).
+var apiVersions = []string{keymint.APIv1, keymint.APIv2}
+
 // settingsFrom merges the provider block with the environment (the block
 // wins) into client settings. Every problem is reported against the
 // attribute, naming its environment variable and what is allowed.
@@ -37,9 +41,9 @@ func settingsFrom(cfg providerModel, diags *diag.Diagnostics) keymint.Config {
 	}
 
 	out.APIVersion = firstNonEmpty(cfg.APIVersion.ValueString(), os.Getenv(EnvAPIVersion), keymint.APIv1)
-	if !slices.Contains(keymint.APIVersions, out.APIVersion) {
+	if !slices.Contains(apiVersions, out.APIVersion) {
 		diags.AddAttributeError(path.Root("api_version"), "Invalid api_version",
-			fmt.Sprintf("%s is %q; allowed values are %s.", EnvAPIVersion, out.APIVersion, quoted(keymint.APIVersions)))
+			fmt.Sprintf("%s is %q; allowed values are %s.", EnvAPIVersion, out.APIVersion, quoted(apiVersions)))
 	}
 
 	switch env := os.Getenv(EnvMaxRetries); {
