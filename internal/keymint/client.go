@@ -67,7 +67,10 @@ type Config struct {
 	APIVersion string
 	// UserAgent is sent with every request.
 	UserAgent string
-	// MaxRetries is how often a failed request is retried; negative means 0.
+	// MaxRetries is how often a request that failed in transit or was
+	// answered 5xx (but 501) is retried; nil means DefaultMaxRetries,
+	// negative means 0. Rate-limit answers count against RateLimitWait
+	// instead.
 	MaxRetries *int
 	// RetryWaitMin and RetryWaitMax bound the exponential backoff between
 	// retries. They do not bound a server's Retry-After, which is honoured in

@@ -3,6 +3,7 @@ package keymint
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -437,7 +438,7 @@ func TestReadWaitingForWritesCanBeCancelled(t *testing.T) {
 	<-f.activating
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	if _, err := c.GetKey(ctx, testProduct, keyA); err != context.Canceled {
+	if _, err := c.GetKey(ctx, testProduct, keyA); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 	// Another license is not held up.
