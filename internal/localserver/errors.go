@@ -29,8 +29,6 @@ const (
 var (
 	errUnauthorized      = &apiError{http.StatusUnauthorized, codeRequest, "Invalid access token"}
 	errInsufficientScope = &apiError{http.StatusForbidden, codeRequest, "Insufficient permissions for this operation"}
-	errPathNotFound      = &apiError{http.StatusNotFound, codeRequest, "Not found"}
-	errMethodNotAllowed  = &apiError{http.StatusMethodNotAllowed, codeRequest, "Method not allowed"}
 	errInvalidJSON       = &apiError{http.StatusBadRequest, codeRequest, "Invalid JSON body"}
 	errBodyTooLarge      = &apiError{http.StatusBadRequest, codeRequest, "Request body too large"}
 	errMissingParams     = &apiError{http.StatusBadRequest, codeRequest, "Missing required params"}
