@@ -173,6 +173,7 @@ func requireActionServer(t *testing.T) {
 func TestActionLicenseReset_invoke(t *testing.T) {
 	requireActionServer(t)
 	t.Parallel()
+	acctest.Exclusive(t) // live, it resets the license every test shares
 	c := newActionClient(t, "")
 	l := acctest.NewLicense(t, 5)
 	hosts := activateHosts(t, l, "a1", "a2", "a3")
@@ -214,6 +215,7 @@ func TestActionLicenseReset_invoke(t *testing.T) {
 func TestActionLicenseReset_unknownKey(t *testing.T) {
 	requireActionServer(t)
 	t.Parallel()
+	acctest.Shared(t)
 	c := newActionClient(t, "")
 	known := acctest.NewLicense(t, 2)
 	other := activateHosts(t, known, "keep")
@@ -250,7 +252,7 @@ func TestActionLicenseReset_validate(t *testing.T) {
 		want string
 	}{
 		{acctest.License{ProductID: "prod_1", Key: "lk_" + strings.Repeat("k", 24)}, "product_id UTF-8 character count must be between 22 and 256, got: 6"},
-		{acctest.License{ProductID: "prod_" + strings.Repeat("p", 20), Key: "lk_short"}, "license_key UTF-8 character count must be between 23 and 256, got: 8"},
+		{acctest.License{ProductID: "prod_" + strings.Repeat("p", 20), Key: strings.Repeat("k", 257)}, "license_key is not a usable license key: it must be 1 to 256 characters long, got: 257"},
 	}
 	for _, tt := range tests {
 		inv := c.run(tt.l)

@@ -1,11 +1,19 @@
 package provider
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
 // What the resources, data sources and actions share: the provider's data,
@@ -27,16 +35,97 @@ func dataFrom(given any, diags *diag.Diagnostics) *providerData {
 	return data
 }
 
+// onceWarnings remembers which warnings were given. Terraform starts the
+// provider afresh for every plan and apply, so "once" is once per run.
+type onceWarnings struct {
+	mu   sync.Mutex
+	said map[string]bool
+}
+
+// first reports whether the warning named key is given for the first time.
+func (w *onceWarnings) first(key string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.said[key] {
+		return false
+	}
+	if w.said == nil {
+		w.said = map[string]bool{}
+	}
+	w.said[key] = true
+	return true
+}
+
+// warnCannotRead adds, once per run, the warning that the access token may
+// not read licenses: activations are still made and freed, but what only a
+// read shows is lost. err is the refused read.
+func (d *providerData) warnCannotRead(diags *diag.Diagnostics, err error) {
+	if !d.warnings.first("cannot-read") {
+		return
+	}
+	diags.AddWarning("The access token cannot read licenses",
+		fmt.Sprintf("KeyMint refused to read a license with this access token because it lacks the %s scope (%s).\n\n"+
+			"Activations are still created and freed, but without reading the license the provider cannot "+
+			"tell when a device was deactivated outside Terraform (no drift detection), cannot confirm that an "+
+			"activation took effect, and leaves activation_time and ip_address empty. Give the token the %s "+
+			"scope in the KeyMint dashboard to restore all of it.",
+			keymint.ScopeLicensesRead, err, keymint.ScopeLicensesRead))
+}
+
 // Descriptions and validators of the arguments that name a license.
 var (
 	productIDDescription = fmt.Sprintf("KeyMint product ID (for example `prod_…`), %d to %d characters.", productIDMin, productIDMax)
 	productIDValidators  = []validator.String{stringvalidator.UTF8LengthBetween(productIDMin, productIDMax)}
-	licenseKeyValidators = []validator.String{stringvalidator.UTF8LengthBetween(licenseKeyMin, licenseKeyMax)}
+	licenseKeyValidators = []validator.String{licenseKeyValidator{}}
 )
+
+// checkLicenseKey tells what is wrong with a license key, or returns nil.
+// KeyMint generates keys in formats its customers choose (1 to 10 sections
+// of 1 to 32 characters, a separator, a prefix and a suffix), so any length
+// from 1 to 256 characters is accepted; whitespace around the key and
+// control characters are not, since they only ever come from a copy and
+// paste gone wrong. The error never repeats the key.
+func checkLicenseKey(key string) error {
+	n := utf8.RuneCountInString(key)
+	switch {
+	case n < licenseKeyMin || n > licenseKeyMax:
+		return fmt.Errorf("it must be %d to %d characters long, got: %d", licenseKeyMin, licenseKeyMax, n)
+	case !utf8.ValidString(key):
+		return errors.New("it is not valid UTF-8")
+	case strings.TrimSpace(key) != key:
+		return errors.New("it starts or ends with whitespace; remove the spaces or line break around the key")
+	}
+	for i, r := range []rune(key) {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("character %d is a control character (U+%04X); license keys hold printable characters only", i+1, r)
+		}
+	}
+	return nil
+}
+
+// licenseKeyValidator checks a license_key argument at plan time.
+type licenseKeyValidator struct{}
+
+func (licenseKeyValidator) Description(context.Context) string {
+	return fmt.Sprintf("value must be %d to %d characters, without whitespace around it or control characters", licenseKeyMin, licenseKeyMax)
+}
+
+func (v licenseKeyValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (licenseKeyValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := checkLicenseKey(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid license key", fmt.Sprintf("Attribute %s is not a usable license key: %s.", req.Path, err))
+	}
+}
 
 // licenseKeyDescription describes a license_key argument; use says what the
 // key is for.
 func licenseKeyDescription(use string) string {
-	return fmt.Sprintf("License key %s, %d to %d characters. It is a secret: pass it from a variable "+
+	return fmt.Sprintf("License key %s, %d to %d characters (KeyMint's custom key formats are all accepted). It is a secret: pass it from a variable "+
 		"marked `sensitive` or from a secret store, never as a literal in configuration.", use, licenseKeyMin, licenseKeyMax)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode/utf8"
 )
 
 // keyFingerprint identifies a license key of a product without revealing it.
@@ -55,6 +56,15 @@ func parseActivationImportID(id string) (productID, licenseKey, hostID string, e
 		if licenseKey = os.Getenv(name); licenseKey == "" {
 			return "", "", "", fmt.Errorf("the import ID takes the license key from the environment variable %s, which is not set or empty", name)
 		}
+	}
+	if n := utf8.RuneCountInString(productID); n < productIDMin || n > productIDMax {
+		return "", "", "", fmt.Errorf("the product_id part of the import ID must be %d to %d characters, got: %d", productIDMin, productIDMax, n)
+	}
+	if err := checkLicenseKey(licenseKey); err != nil {
+		return "", "", "", fmt.Errorf("the license_key part of the import ID is not a usable license key: %w", err)
+	}
+	if n := utf8.RuneCountInString(hostID); n < hostIDMin || n > hostIDMax {
+		return "", "", "", fmt.Errorf("the host_id part of the import ID must be %d to %d characters, got: %d", hostIDMin, hostIDMax, n)
 	}
 	return productID, licenseKey, hostID, nil
 }

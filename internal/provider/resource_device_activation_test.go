@@ -71,12 +71,12 @@ func checkFreed(t *testing.T, l acctest.License, hosts ...string) resource.TestC
 func TestAccDeviceActivation_basic(t *testing.T) {
 	acctest.PreCheck(t)
 	l := acctest.NewLicense(t, 3)
-	host := acctest.HostID("basic")
+	host := acctest.HostID(t, "basic")
 	addr := "keymint_device_activation.test"
 	config := activationConfig("test", l, host, "ci-runner")
 	importID := l.ProductID + "/" + l.Key + "/" + host
 	wantID := ActivationID(l.ProductID, l.Key, host)
-	keyVar := "KEYMINT_ACCTEST_KEY_" + strings.ToUpper(strings.ReplaceAll(acctest.HostID("k"), "-", "_"))
+	keyVar := "KEYMINT_ACCTEST_KEY_" + strings.ToUpper(strings.ReplaceAll(acctest.HostID(t, "k"), "-", "_"))
 	t.Cleanup(func() { _ = os.Unsetenv(keyVar) })
 
 	stateChecks := []statecheck.StateCheck{
@@ -169,7 +169,7 @@ func TestAccDeviceActivation_basic(t *testing.T) {
 			{
 				ResourceName:  addr,
 				ImportState:   true,
-				ImportStateId: l.ProductID + "/" + l.Key + "/" + acctest.HostID("never-activated"),
+				ImportStateId: l.ProductID + "/" + l.Key + "/" + acctest.HostID(t, "never-activated"),
 				ExpectError:   expectError(`Cannot import non-existent remote object`),
 			},
 		},
@@ -181,7 +181,7 @@ func TestAccDeviceActivation_basic(t *testing.T) {
 func TestAccDeviceActivation_drift(t *testing.T) {
 	acctest.PreCheck(t)
 	l := acctest.NewLicense(t, 2)
-	host := acctest.HostID("drift")
+	host := acctest.HostID(t, "drift")
 	addr := "keymint_device_activation.test"
 	config := activationConfig("test", l, host, "")
 
@@ -210,7 +210,7 @@ func TestAccDeviceActivation_drift(t *testing.T) {
 func TestAccDeviceActivation_replaceOnTagChange(t *testing.T) {
 	acctest.PreCheck(t)
 	l := acctest.NewLicense(t, 1)
-	host := acctest.HostID("retag")
+	host := acctest.HostID(t, "retag")
 	addr := "keymint_device_activation.test"
 
 	acctest.Run(t, resource.TestCase{
@@ -251,7 +251,7 @@ func TestAccDeviceActivation_replaceOnTagChange(t *testing.T) {
 func TestAccDeviceActivation_adoptsAndRetags(t *testing.T) {
 	acctest.PreCheck(t)
 	l := acctest.NewLicense(t, 1)
-	host := acctest.HostID("adopt")
+	host := acctest.HostID(t, "adopt")
 	acctest.Run(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		CheckDestroy:             checkFreed(t, l, host),
@@ -289,7 +289,7 @@ func TestAccDeviceActivation_seatLimit(t *testing.T) {
 	acctest.PreCheck(t)
 	acctest.RequireLocal(t)
 	l := acctest.NewLicense(t, 2)
-	hosts := []string{acctest.HostID("seat-a"), acctest.HostID("seat-b"), acctest.HostID("seat-c")}
+	hosts := []string{acctest.HostID(t, "seat-a"), acctest.HostID(t, "seat-b"), acctest.HostID(t, "seat-c")}
 	var config strings.Builder
 	for i, h := range hosts {
 		config.WriteString(activationConfig(fmt.Sprintf("h%d", i), l, h, ""))
@@ -330,8 +330,8 @@ func TestAccDeviceActivation_destroyAlreadyFree(t *testing.T) {
 	acctest.RequireLocal(t)
 	withOthers := acctest.NewLicense(t, 3)
 	alone := acctest.NewLicense(t, 3)
-	other := acctest.HostID("other")
-	hostA, hostB := acctest.HostID("dup-a"), acctest.HostID("dup-b")
+	other := acctest.HostID(t, "other")
+	hostA, hostB := acctest.HostID(t, "dup-a"), acctest.HostID(t, "dup-b")
 	config := activationConfig("a1", withOthers, hostA, "") + activationConfig("a2", withOthers, hostA, "") +
 		activationConfig("b1", alone, hostB, "") + activationConfig("b2", alone, hostB, "")
 
@@ -367,9 +367,10 @@ func TestAccDeviceActivation_badInputs(t *testing.T) {
 		{"product_id too short", acctest.License{ProductID: "prod_short", Key: good.Key}, "h", "", `product_id UTF-8 character count must be between 22 and 256`},
 		{"product_id too long", acctest.License{ProductID: strings.Repeat("p", 257), Key: good.Key}, "h", "", `product_id UTF-8 character count must be between 22 and 256`},
 		{"product_id empty", acctest.License{ProductID: "", Key: good.Key}, "h", "", `product_id UTF-8 character count must be between 22 and 256`},
-		{"license_key too short", acctest.License{ProductID: good.ProductID, Key: "lk_short"}, "h", "", `license_key UTF-8 character count must be between 23 and 256`},
-		{"license_key too long", acctest.License{ProductID: good.ProductID, Key: strings.Repeat("k", 257)}, "h", "", `license_key UTF-8 character count must be between 23 and 256`},
-		{"license_key empty", acctest.License{ProductID: good.ProductID, Key: ""}, "h", "", `license_key UTF-8 character count must be between 23 and 256`},
+		{"license_key too long", acctest.License{ProductID: good.ProductID, Key: strings.Repeat("k", 257)}, "h", "", `Attribute license_key is not a usable license key: it must be 1 to 256 characters long, got: 257`},
+		{"license_key empty", acctest.License{ProductID: good.ProductID, Key: ""}, "h", "", `Attribute license_key is not a usable license key: it must be 1 to 256 characters long, got: 0`},
+		{"license_key with a space after it", acctest.License{ProductID: good.ProductID, Key: good.Key + " "}, "h", "", `Attribute license_key is not a usable license key: it starts or ends with whitespace`},
+		{"license_key with a control character", acctest.License{ProductID: good.ProductID, Key: "lk_\tkey"}, "h", "", `Attribute license_key is not a usable license key: character 4 is a control character (U+0009)`},
 		{"host_id empty", good, "", "", `host_id UTF-8 character count must be between 1 and 64`},
 		{"host_id too long", good, long, "", `host_id UTF-8 character count must be between 1 and 64`},
 		{"host_id too long in characters", good, strings.Repeat("é", 65), "", `host_id UTF-8 character count must be between 1 and 64`},
@@ -437,7 +438,7 @@ func TestAccDeviceActivation_licenseDeleted(t *testing.T) {
 	acctest.PreCheck(t)
 	srv := acctest.RequireLocal(t)
 	l := acctest.NewLicense(t, 2)
-	host := acctest.HostID("deleted")
+	host := acctest.HostID(t, "deleted")
 	addr := "keymint_device_activation.test"
 	config := activationConfig("test", l, host, "")
 	acctest.Run(t, resource.TestCase{

@@ -37,7 +37,7 @@ resource "keymint_license_reset" "test" {
 func activateHosts(t *testing.T, l acctest.License, names ...string) []string {
 	hosts := make([]string, len(names))
 	for i, n := range names {
-		hosts[i] = acctest.HostID(n)
+		hosts[i] = acctest.HostID(t, n)
 		acctest.Activate(t, l, hosts[i], "")
 	}
 	return hosts
@@ -69,7 +69,7 @@ func TestAccLicenseReset_basic(t *testing.T) {
 	addr := "keymint_license_reset.test"
 	var later string // a host activated after the last reset
 
-	acctest.Run(t, resource.TestCase{
+	acctest.RunExclusive(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		// Destroying the reset only forgets it: the host activated after it keeps its seat.
 		CheckDestroy: func(s *terraform.State) error { return checkHosts(t, l, later)(s) },
@@ -124,7 +124,7 @@ func TestAccLicenseReset_emptyLicense(t *testing.T) {
 	acctest.RequireResettable(t)
 	l := acctest.NewLicense(t, 2)
 	addr := "keymint_license_reset.test"
-	acctest.Run(t, resource.TestCase{
+	acctest.RunExclusive(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		PreCheck: func() {
 			if hosts, err := acctest.Hosts(t, l); err == nil && len(hosts) > 0 {
@@ -205,8 +205,9 @@ func TestAccLicenseReset_badInputs(t *testing.T) {
 		want string
 	}{
 		{"short product", acctest.License{ProductID: "prod_1", Key: good.Key}, `Attribute product_id UTF-8 character count must be between 22 and 256, got: 6`},
-		{"short key", acctest.License{ProductID: good.ProductID, Key: "lk_short"}, `Attribute license_key UTF-8 character count must be between 23 and 256`},
-		{"long key", acctest.License{ProductID: good.ProductID, Key: strings.Repeat("k", 257)}, `Attribute license_key UTF-8 character count must be between 23 and 256, got: 257`},
+		{"empty key", acctest.License{ProductID: good.ProductID, Key: ""}, `Attribute license_key is not a usable license key: it must be 1 to 256 characters long, got: 0`},
+		{"long key", acctest.License{ProductID: good.ProductID, Key: strings.Repeat("k", 257)}, `Attribute license_key is not a usable license key: it must be 1 to 256 characters long, got: 257`},
+		{"key with whitespace around it", acctest.License{ProductID: good.ProductID, Key: " " + good.Key}, `Attribute license_key is not a usable license key: it starts or ends with whitespace`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
