@@ -43,7 +43,9 @@ func (a *licenseResetAction) Schema(_ context.Context, _ action.SchemaRequest, r
 			"directly with `terraform apply -invoke=action.keymint_license_reset.<name>`, or from a resource's " +
 			"`lifecycle { action_trigger { … } }`. " + resetDescription + " Actions need Terraform 1.14 or later.\n\n" +
 			"Terraform offers no destroy-time trigger for actions. To free a machine's seat when it is destroyed, " +
-			"manage its activation with `keymint_device_activation`, whose destroy deactivates it.",
+			"manage its activation with `keymint_device_activation`, whose destroy deactivates it.\n\n" +
+			"**Access token scopes:** `licenses:read` (to count the devices) and `licenses:activate` (to " +
+			"deactivate them).",
 		Attributes: map[string]schema.Attribute{
 			"product_id": schema.StringAttribute{
 				MarkdownDescription: productIDDescription,

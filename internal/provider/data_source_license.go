@@ -65,7 +65,8 @@ func (d *licenseDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			"the key is usable, and its customer. Use it to check capacity before activating machines, for " +
 			"example in a `precondition` that stops a plan when `seats_available` is too low.\n\n" +
 			"The license is read when Terraform plans, so the numbers are those of that moment; other " +
-			"machines may take or free seats before the apply.",
+			"machines may take or free seats before the apply.\n\n" +
+			"**Access token scopes:** `licenses:read`. A token without it fails with an error naming the scope.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "Identifier of the license in Terraform: `<product_id>/<key fingerprint>`. " +

@@ -13,32 +13,53 @@ import (
 // `activation of host "web-1" (product prod_…)`; it must not hold a license key.
 func apiErrorDiagnostic(action, what string, err error) diag.Diagnostic {
 	summary := fmt.Sprintf("Cannot %s %s", action, what)
-	var hint string
-	switch {
-	case keymint.IsUnauthorized(err):
-		hint = "KeyMint refused the access token. Check that " + EnvAccessToken + " (or the provider's " +
-			"access_token) holds a valid token with access to this product, and that base_url points at the right server."
-	case keymint.IsLicenseNotFound(err):
-		hint = "KeyMint knows no such license key for this product. Check product_id and license_key."
-	case keymint.IsRateLimited(err):
-		hint = "KeyMint's rate limit was reached. Wait a minute and run the command again, or lower -parallelism."
-	case keymint.IsServerError(err):
-		hint = "KeyMint answered with a server error. Run the command again later; nothing was lost, " +
-			"since activations and deactivations can safely be repeated."
-	default:
-		if e, ok := keymint.AsError(err); ok && e.StatusCode == 403 {
-			hint = "The license's state forbids this (for example a blocked or expired key, or an inactive customer). " +
-				"Fix the license in KeyMint, then run the command again."
-		}
-	}
 	detail := err.Error()
-	if keymint.IsLicenseNotFound(err) {
-		// Say what failed first; the detail keeps what was attempted.
-		detail = summary + ": " + detail
-		summary = "License not found"
-	}
-	if hint != "" {
+	if hint := apiErrorHint(err); hint != "" {
 		detail += "\n\n" + hint
 	}
+	switch {
+	case keymint.IsLicenseNotFound(err):
+		// Say what failed first; the detail keeps what was attempted.
+		detail, summary = summary+": "+detail, "License not found"
+	case keymint.IsInsufficientScope(err):
+		detail, summary = summary+": "+detail, "Access token lacks a scope"
+	case keymint.IsRateLimited(err):
+		detail, summary = summary+": "+detail, "KeyMint rate limit"
+	}
 	return diag.NewErrorDiagnostic(summary, detail)
+}
+
+// apiErrorHint says what the user can do about err, or "".
+func apiErrorHint(err error) string {
+	switch {
+	case keymint.IsInsufficientScope(err):
+		scope := "the scope this call needs"
+		if e, ok := keymint.AsError(err); ok && keymint.RequiredScope(e.Operation) != "" {
+			scope = "the " + keymint.RequiredScope(e.Operation) + " scope"
+		}
+		return "KeyMint accepted the access token but it lacks " + scope + ". Give the token that scope in the " +
+			"KeyMint dashboard, or set " + EnvAccessToken + " to a token that has it. Reading a license needs " +
+			keymint.ScopeLicensesRead + "; activating and deactivating devices need " + keymint.ScopeLicensesActivate + "."
+	case keymint.IsUnauthorized(err):
+		return "KeyMint refused the access token. Check that " + EnvAccessToken + " (or the provider's " +
+			"access_token) holds a valid token with access to this product, and that base_url points at the right server."
+	case keymint.IsLicenseNotFound(err):
+		return "KeyMint knows no such license key for this product. Check product_id and license_key."
+	case keymint.IsRateLimited(err):
+		return "KeyMint's rate limit kept refusing the request until the provider stopped waiting (rate_limit_wait). " +
+			"Lower -parallelism; or set max_requests_per_minute (" + EnvMaxRequests + ") to your KeyMint plan's " +
+			"limit, so that requests are paced and never refused; or raise rate_limit_wait (" + EnvRateLimitWait + "); " +
+			"or raise the plan's limit in KeyMint. Nothing was lost: run the command again."
+	case keymint.IsUnknownRoute(err):
+		return "This answer did not come from KeyMint: whatever answers at base_url does not know the path (a wrong " +
+			"path prefix in base_url, a proxy, or an API generation the server does not serve). Check base_url and " +
+			"api_version. Nothing was concluded about any seat or license."
+	case keymint.IsServerError(err):
+		return "KeyMint answered with a server error. Run the command again later; nothing was lost, " +
+			"since activations and deactivations can safely be repeated."
+	case keymint.IsForbiddenByLicenseState(err):
+		return "The license's state forbids this (for example a blocked or expired key, or an inactive customer). " +
+			"Fix the license in KeyMint, then run the command again."
+	}
+	return ""
 }

@@ -489,13 +489,15 @@ func TestIndexCoversSettings(t *testing.T) {
 	page := string(index)
 
 	envs := map[string]string{
-		"access_token":    EnvAccessToken,
-		"base_url":        EnvBaseURL,
-		"api_version":     EnvAPIVersion,
-		"max_retries":     EnvMaxRetries,
-		"retry_wait_min":  EnvRetryWaitMin,
-		"retry_wait_max":  EnvRetryWaitMax,
-		"request_timeout": EnvRequestTimeout,
+		"access_token":            EnvAccessToken,
+		"base_url":                EnvBaseURL,
+		"api_version":             EnvAPIVersion,
+		"max_retries":             EnvMaxRetries,
+		"retry_wait_min":          EnvRetryWaitMin,
+		"retry_wait_max":          EnvRetryWaitMax,
+		"request_timeout":         EnvRequestTimeout,
+		"rate_limit_wait":         EnvRateLimitWait,
+		"max_requests_per_minute": EnvMaxRequests,
 	}
 	var resp provider.SchemaResponse
 	New("test")().Schema(t.Context(), provider.SchemaRequest{}, &resp)
@@ -521,6 +523,8 @@ func TestIndexCoversSettings(t *testing.T) {
 		"## Authentication and environment variables",
 		"## Freeing seats on destroy",
 		"## Fleets with `for_each`",
+		"### Rate limits",
+		"### Access token scopes",
 		"## Checking capacity before a plan",
 		"## Resetting a license",
 		"## Running against the bundled server in your own CI",

@@ -34,7 +34,13 @@ const (
 	EnvRetryWaitMin   = "KEYMINT_RETRY_WAIT_MIN"
 	EnvRetryWaitMax   = "KEYMINT_RETRY_WAIT_MAX"
 	EnvRequestTimeout = "KEYMINT_REQUEST_TIMEOUT"
+	EnvRateLimitWait  = "KEYMINT_RATE_LIMIT_WAIT"
+	EnvMaxRequests    = "KEYMINT_MAX_REQUESTS_PER_MINUTE"
 )
+
+// maxRequestsPerMinuteMax bounds max_requests_per_minute: far above any
+// KeyMint plan (1,000 a minute), low enough to catch a typo.
+const maxRequestsPerMinuteMax = 100000
 
 var (
 	_ provider.Provider                   = (*keymintProvider)(nil)
@@ -58,11 +64,16 @@ type providerModel struct {
 	RetryWaitMin   types.String `tfsdk:"retry_wait_min"`
 	RetryWaitMax   types.String `tfsdk:"retry_wait_max"`
 	RequestTimeout types.String `tfsdk:"request_timeout"`
+	RateLimitWait  types.String `tfsdk:"rate_limit_wait"`
+	MaxRequests    types.Int64  `tfsdk:"max_requests_per_minute"`
 }
 
 // providerData is what resources and data sources receive from Configure.
 type providerData struct {
 	client *keymint.Client
+	// warnings says each warning of the run once, however many resources
+	// meet its cause.
+	warnings *onceWarnings
 }
 
 // New returns a constructor for the provider at the given version.
@@ -98,16 +109,20 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				Optional: true,
 			},
 			"api_version": schema.StringAttribute{
-				MarkdownDescription: "Which generation of KeyMint's API paths to use: `v1` (the default: " +
-					"`/activate-key`, `/deactivate-key`, `/get-key`) or `v2` (`/key/activate`, `/key/deactivate`, " +
-					"`GET /key`, used by KeyMint's current SDKs). May also be set with `" + EnvAPIVersion + "`.",
+				MarkdownDescription: "Which generation of KeyMint's API paths to use. `auto` (the default) starts " +
+					"with the paths of the `/deactivate-key` documentation (`/activate-key`, `/deactivate-key`, " +
+					"`/get-key`) and, the first time one of them is answered as an unknown route (a 404 or 405 that is " +
+					"not a KeyMint answer), switches to the paths of KeyMint's current SDKs (`/key/activate`, " +
+					"`/key/deactivate`, `GET /key`) for the rest of the run and repeats that call there. `v1` and `v2` " +
+					"pin one set. May also be set with `" + EnvAPIVersion + "`.",
 				Optional:   true,
-				Validators: []validator.String{stringvalidator.OneOf(apiVersions...)},
+				Validators: []validator.String{stringvalidator.OneOf(keymint.APIVersions...)},
 			},
 			"max_retries": schema.Int64Attribute{
 				MarkdownDescription: fmt.Sprintf("How often a request that failed in transit or was answered "+
-					"429 or 5xx is retried, 0 to %d. Other errors are never retried. May also be set with `%s`. "+
-					"Defaults to %d.", keymint.MaxMaxRetries, EnvMaxRetries, keymint.DefaultMaxRetries),
+					"with a server error (5xx except 501, or an answer cut off mid-way) is retried, 0 to %d. Rate-limited "+
+					"requests (429) do not count against it: they are bounded by `rate_limit_wait`. Other errors are "+
+					"never retried. May also be set with `%s`. Defaults to %d.", keymint.MaxMaxRetries, EnvMaxRetries, keymint.DefaultMaxRetries),
 				Optional:   true,
 				Validators: []validator.Int64{int64validator.Between(0, keymint.MaxMaxRetries)},
 			},
@@ -119,8 +134,9 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				Validators: []validator.String{durationBetween(0, keymint.MaxRetryWait)},
 			},
 			"retry_wait_max": schema.StringAttribute{
-				MarkdownDescription: fmt.Sprintf("Longest wait before a retry, as a duration, at most `%s`. A "+
-					"server's `Retry-After` is honoured up to this wait. May also be set with `%s`. Defaults to `%s`.",
+				MarkdownDescription: fmt.Sprintf("Longest wait before a retry where the server names no time, as a "+
+					"duration, at most `%s`. A `Retry-After` the server sends with a 429 or 503 is honoured in full, "+
+					"within `rate_limit_wait`. May also be set with `%s`. Defaults to `%s`.",
 					keymint.MaxRetryWait, EnvRetryWaitMax, keymint.DefaultRetryWaitMax),
 				Optional:   true,
 				Validators: []validator.String{durationBetween(0, keymint.MaxRetryWait)},
@@ -131,6 +147,24 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 					keymint.MinRequestTimeout, keymint.MaxRequestTimeout, EnvRequestTimeout, keymint.DefaultRequestTimeout),
 				Optional:   true,
 				Validators: []validator.String{durationBetween(keymint.MinRequestTimeout, keymint.MaxRequestTimeout)},
+			},
+			"rate_limit_wait": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("How long one request may wait in total for KeyMint's rate limit, "+
+					"as a duration from `0s` to `%s`. When KeyMint answers 429, every request of the provider waits "+
+					"until the moment the server names in `Retry-After`, then tries again; a request that has waited "+
+					"this long in total gives up with an error saying how often it was refused and for how long it "+
+					"waited. `0s` gives up at the first 429. May also be set with `%s`. Defaults to `%s`.",
+					keymint.MaxRateLimitWait, EnvRateLimitWait, keymint.DefaultRateLimitWait),
+				Optional:   true,
+				Validators: []validator.String{durationBetween(0, keymint.MaxRateLimitWait)},
+			},
+			"max_requests_per_minute": schema.Int64Attribute{
+				MarkdownDescription: fmt.Sprintf("Paces the provider's requests so that it never sends more than "+
+					"this many a minute, 1 to %d: set it to your KeyMint plan's limit (10, 100 or 1,000 a minute) so that "+
+					"a large apply is never refused with 429 at all. Unset, requests are not paced and a 429 makes "+
+					"them wait (see `rate_limit_wait`). May also be set with `%s`.", maxRequestsPerMinuteMax, EnvMaxRequests),
+				Optional:   true,
+				Validators: []validator.Int64{int64validator.Between(1, maxRequestsPerMinuteMax)},
 			},
 		},
 	}
@@ -169,6 +203,7 @@ func (p *keymintProvider) Configure(ctx context.Context, req provider.ConfigureR
 	for name, v := range map[string]attr.Value{
 		"access_token": cfg.AccessToken, "base_url": cfg.BaseURL, "api_version": cfg.APIVersion, "max_retries": cfg.MaxRetries,
 		"retry_wait_min": cfg.RetryWaitMin, "retry_wait_max": cfg.RetryWaitMax, "request_timeout": cfg.RequestTimeout,
+		"rate_limit_wait": cfg.RateLimitWait, "max_requests_per_minute": cfg.MaxRequests,
 	} {
 		if v.IsUnknown() {
 			resp.Diagnostics.AddAttributeError(path.Root(name), "Unknown "+name,
@@ -190,7 +225,7 @@ func (p *keymintProvider) Configure(ctx context.Context, req provider.ConfigureR
 		resp.Diagnostics.AddError("Invalid KeyMint provider settings", err.Error())
 		return
 	}
-	data := &providerData{client: client}
+	data := &providerData{client: client, warnings: &onceWarnings{}}
 	resp.ResourceData = data
 	resp.DataSourceData = data
 	resp.ActionData = data

@@ -80,23 +80,30 @@ func TestSettingsFromEnvironment(t *testing.T) {
 	null := providerModel{
 		AccessToken: types.StringNull(), BaseURL: types.StringNull(), APIVersion: types.StringNull(),
 		MaxRetries: types.Int64Null(), RetryWaitMin: types.StringNull(), RetryWaitMax: types.StringNull(),
-		RequestTimeout: types.StringNull(),
+		RequestTimeout: types.StringNull(), RateLimitWait: types.StringNull(), MaxRequests: types.Int64Null(),
 	}
+	var diags diag.Diagnostics
 	t.Setenv(EnvAccessToken, "at_env_token")
+	defaults := settingsFrom(null, &diags)
+	if defaults.APIVersion != "auto" || defaults.RateLimitWait == nil || *defaults.RateLimitWait != 15*time.Minute || defaults.MaxRequestsPerMinute != 0 {
+		t.Errorf("defaults = %+v, want api_version auto, rate_limit_wait 15m, no pacing", defaults)
+	}
 	t.Setenv(EnvBaseURL, "http://127.0.0.1:9999")
 	t.Setenv(EnvAPIVersion, "v2")
 	t.Setenv(EnvMaxRetries, "7")
 	t.Setenv(EnvRetryWaitMin, "250ms")
 	t.Setenv(EnvRetryWaitMax, "4s")
 	t.Setenv(EnvRequestTimeout, "45s")
-	var diags diag.Diagnostics
+	t.Setenv(EnvRateLimitWait, "2m30s")
+	t.Setenv(EnvMaxRequests, "100")
 	got := settingsFrom(null, &diags)
 	if diags.HasError() {
 		t.Fatalf("diagnostics: %v", diags)
 	}
 	if got.AccessToken != "at_env_token" || got.BaseURL != "http://127.0.0.1:9999" || got.APIVersion != "v2" ||
 		got.MaxRetries == nil || *got.MaxRetries != 7 || got.RetryWaitMin != 250*time.Millisecond ||
-		got.RetryWaitMax != 4*time.Second || got.RequestTimeout != 45*time.Second {
+		got.RetryWaitMax != 4*time.Second || got.RequestTimeout != 45*time.Second ||
+		got.RateLimitWait == nil || *got.RateLimitWait != 150*time.Second || got.MaxRequestsPerMinute != 100 {
 		t.Errorf("settings = %+v", got)
 	}
 
@@ -104,13 +111,17 @@ func TestSettingsFromEnvironment(t *testing.T) {
 	block := null
 	block.APIVersion = types.StringValue("v1")
 	block.MaxRetries = types.Int64Value(0)
+	block.RateLimitWait = types.StringValue("0s")
+	block.MaxRequests = types.Int64Value(10)
 	got = settingsFrom(block, &diags)
-	if got.APIVersion != "v1" || *got.MaxRetries != 0 {
+	if got.APIVersion != "v1" || *got.MaxRetries != 0 || *got.RateLimitWait != 0 || got.MaxRequestsPerMinute != 10 {
 		t.Errorf("block did not win: %+v", got)
 	}
 
 	bad := map[string]string{
-		EnvAPIVersion:     `KEYMINT_API_VERSION is "v9"; allowed values are "v1" and "v2"`,
+		EnvAPIVersion:     `KEYMINT_API_VERSION is "v9"; allowed values are "auto", "v1" and "v2"`,
+		EnvRateLimitWait:  `KEYMINT_RATE_LIMIT_WAIT is "v9": it must be a duration`,
+		EnvMaxRequests:    `KEYMINT_MAX_REQUESTS_PER_MINUTE is "v9"; it must be a whole number from 1 to 100000`,
 		EnvMaxRetries:     `KEYMINT_MAX_RETRIES is "v9"; it must be a whole number from 0 to 20`,
 		EnvRetryWaitMin:   `KEYMINT_RETRY_WAIT_MIN is "v9": it must be a duration`,
 		EnvRetryWaitMax:   `KEYMINT_RETRY_WAIT_MAX is "v9": it must be a duration`,
@@ -159,7 +170,7 @@ func TestAccProvider_configErrors(t *testing.T) {
 		{"private http host", `base_url = "http://10.1.2.3:8787"`, `clear text`},
 		{"not a URL", `base_url = "api.keymint.dev"`, `base_url "api.keymint.dev" is not a valid URL`},
 		{"empty token", `access_token = ""`, `KEYMINT_ACCESS_TOKEN`},
-		{"unknown api_version", `api_version = "v3"`, `api_version value must be one of: ["v1" "v2"]`},
+		{"unknown api_version", `api_version = "v3"`, `api_version value must be one of: ["auto" "v1" "v2"]`},
 		{"negative max_retries", `max_retries = -1`, `max_retries value must be between 0 and 20, got: -1`},
 		{"absurd max_retries", `max_retries = 1000`, `max_retries value must be between 0 and 20, got: 1000`},
 		{"negative wait", `retry_wait_min = "-1s"`, `retry_wait_min is "-1s": it must be from 0s to 10m0s`},

@@ -27,7 +27,7 @@ var (
 // Limits of the API's request fields, in characters.
 const (
 	productIDMin, productIDMax   = 22, 256
-	licenseKeyMin, licenseKeyMax = 23, 256
+	licenseKeyMin, licenseKeyMax = 1, 256
 	hostIDMin, hostIDMax         = 1, 64
 	deviceTagMin, deviceTagMax   = 1, 64
 )
@@ -75,7 +75,12 @@ func (r *deviceActivationResource) Schema(_ context.Context, _ resource.SchemaRe
 			"Activating a host that already holds a seat of the license uses no second seat, so the resource " +
 			"adopts such an activation. Every argument forces a new activation, because KeyMint has no call that " +
 			"edits a device. Replacement destroys the old activation before creating the new one, which frees the " +
-			"seat first; with `create_before_destroy` the license needs a spare seat.",
+			"seat first; with `create_before_destroy` the license needs a spare seat.\n\n" +
+			"**Access token scopes:** `licenses:activate` to activate and deactivate. With `licenses:read` as " +
+			"well (recommended), the provider also reads each activation back: it confirms the seat is held, " +
+			"fills `activation_time` and `ip_address`, and notices devices deactivated outside Terraform. A token " +
+			"without `licenses:read` (a \"client\" token) still creates and destroys activations; the provider " +
+			"warns once per run what it cannot see.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "Identifier of the activation: `<product_id>/<key fingerprint>/<host_id>`. " +
@@ -147,11 +152,11 @@ func (r *deviceActivationResource) Create(ctx context.Context, req resource.Crea
 	productID, key, hostID := plan.ProductID.ValueString(), plan.LicenseKey.ValueString(), plan.HostID.ValueString()
 	in := keymint.ActivateInput{ProductID: productID, LicenseKey: key, HostID: hostID, DeviceTag: plan.DeviceTag.ValueString()}
 
-	act, dev, found, ok := r.activateAndRead(ctx, &plan, in, "create", resp)
+	out, ok := r.activateAndRead(ctx, &plan, in, "create", resp)
 	if !ok {
 		return
 	}
-	if found && dev.DeviceTag != in.DeviceTag {
+	if out.found && out.dev.DeviceTag != in.DeviceTag {
 		// The host already held a seat under another tag, and re-activation
 		// keeps the old tag. Activate it afresh so the server holds what the
 		// configuration says.
@@ -160,49 +165,74 @@ func (r *deviceActivationResource) Create(ctx context.Context, req resource.Crea
 			resp.Diagnostics.Append(apiErrorDiagnostic("re-tag", plan.what(), err))
 			return
 		}
-		if act, dev, found, ok = r.activateAndRead(ctx, &plan, in, "re-tag", resp); !ok {
+		if out, ok = r.activateAndRead(ctx, &plan, in, "re-tag", resp); !ok {
 			return
 		}
 	}
-	if !found {
+	if !out.found && !out.unreadable {
 		resp.Diagnostics.AddError("Activation did not take effect",
 			fmt.Sprintf("KeyMint accepted %s, but the license does not list the host among its devices. "+
 				"Run the command again; if it persists, check the license in KeyMint.", plan.what()))
 		return
 	}
-
 	plan.ID = types.StringValue(ActivationID(productID, key, hostID))
-	plan.LicenseeName = types.StringValue(act.LicenseeName)
-	plan.LicenseeEmail = types.StringValue(act.LicenseeEmail)
-	setDevice(&plan, dev)
+	plan.LicenseeName = types.StringValue(out.act.LicenseeName)
+	plan.LicenseeEmail = types.StringValue(out.act.LicenseeEmail)
+	if out.unreadable {
+		// What only a read shows stays empty; device_tag is as configured.
+		plan.ActivationTime, plan.IPAddress = types.StringValue(""), types.StringValue("")
+	} else {
+		setDevice(&plan, out.dev)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
+// activation is what activateAndRead learnt.
+type activation struct {
+	act *keymint.Activation
+	dev keymint.Device
+	// found tells whether the license lists the host.
+	found bool
+	// unreadable: the access token may activate but not read licenses, so
+	// KeyMint's success answer to the activation is all there is to know;
+	// dev is empty.
+	unreadable bool
+}
+
 // activateAndRead activates in and reads the license back, reporting any
-// failure in resp (action names the step in messages). found tells whether
-// the license lists the host; ok is false when the caller must stop.
-func (r *deviceActivationResource) activateAndRead(ctx context.Context, m *deviceActivationModel, in keymint.ActivateInput, action string, resp *resource.CreateResponse) (act *keymint.Activation, dev keymint.Device, found, ok bool) {
+// failure in resp (action names the step in messages). ok is false when the
+// caller must stop.
+func (r *deviceActivationResource) activateAndRead(ctx context.Context, m *deviceActivationModel, in keymint.ActivateInput, action string, resp *resource.CreateResponse) (out activation, ok bool) {
 	client := r.data.client
 	act, err := client.Activate(ctx, in)
 	if err != nil {
 		switch {
 		case keymint.IsSeatLimitReached(err):
 			r.addSeatLimitError(ctx, m, err, resp)
-			return nil, dev, false, false
+			return out, false
 		case outcomeUnknown(err):
 			r.keepUncertain(ctx, m, resp)
 		}
 		resp.Diagnostics.Append(apiErrorDiagnostic(action, m.what(), err))
-		return nil, dev, false, false
+		return out, false
 	}
+	out.act = act
 	lic, err := client.GetKey(ctx, in.ProductID, in.LicenseKey)
+	if keymint.IsInsufficientScope(err) {
+		// A "client" token, as shipped in desktop apps, activates but may
+		// not read. KeyMint's own success answer above is the evidence
+		// that the host holds a seat.
+		r.data.warnCannotRead(&resp.Diagnostics, err)
+		out.unreadable = true
+		return out, true
+	}
 	if err != nil {
 		r.keepUncertain(ctx, m, resp)
 		resp.Diagnostics.Append(apiErrorDiagnostic("read back", m.what(), err))
-		return nil, dev, false, false
+		return out, false
 	}
-	dev, found = lic.Device(in.HostID)
-	return act, dev, found, true
+	out.dev, out.found = lic.Device(in.HostID)
+	return out, true
 }
 
 // outcomeUnknown reports an activation error after which the seat may or may
@@ -282,6 +312,11 @@ func (r *deviceActivationResource) Read(ctx context.Context, req resource.ReadRe
 	}
 	productID, key, hostID := state.ProductID.ValueString(), state.LicenseKey.ValueString(), state.HostID.ValueString()
 	lic, err := r.data.client.GetKey(ctx, productID, key)
+	if keymint.IsInsufficientScope(err) {
+		// Nothing can be learnt: keep the state as it is.
+		r.data.warnCannotRead(&resp.Diagnostics, err)
+		return
+	}
 	if keymint.IsLicenseNotFound(err) {
 		tflog.Warn(ctx, "license key no longer exists; removing the activation from state", map[string]any{"host_id": hostID})
 		resp.State.RemoveResource(ctx)

@@ -56,7 +56,9 @@ func (r *licenseResetResource) Schema(_ context.Context, _ resource.SchemaReques
 			"whenever `product_id`, `license_key` or `triggers` change. " + resetDescription + "\n\n" +
 			"The resource records a reset, an event, not the license's state: devices activated after it are " +
 			"not drift, and reading it makes no API call. Destroying it only removes it from state; it does " +
-			"not reactivate anything.",
+			"not reactivate anything.\n\n" +
+			"**Access token scopes:** `licenses:read` (to count the devices) and `licenses:activate` (to " +
+			"deactivate them).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "Identifier of the reset: `<product_id>/<key fingerprint>/<reset_at>`. The " +

@@ -17,10 +17,6 @@ import (
 	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
-// apiVersions are the values api_version accepts. The client also offers
-// keymint.APIAuto, which the provider does not offer (yet).
-var apiVersions = []string{keymint.APIv1, keymint.APIv2}
-
 // settingsFrom merges the provider block with the environment (the block
 // wins) into client settings. Every problem is reported against the
 // attribute, naming its environment variable and what is allowed.
@@ -40,24 +36,19 @@ func settingsFrom(cfg providerModel, diags *diag.Diagnostics) keymint.Config {
 			err.Error()+" (the value comes from the base_url argument or the "+EnvBaseURL+" environment variable)")
 	}
 
-	out.APIVersion = firstNonEmpty(cfg.APIVersion.ValueString(), os.Getenv(EnvAPIVersion), keymint.APIv1)
-	if !slices.Contains(apiVersions, out.APIVersion) {
+	out.APIVersion = firstNonEmpty(cfg.APIVersion.ValueString(), os.Getenv(EnvAPIVersion), keymint.APIAuto)
+	if !slices.Contains(keymint.APIVersions, out.APIVersion) {
 		diags.AddAttributeError(path.Root("api_version"), "Invalid api_version",
-			fmt.Sprintf("%s is %q; allowed values are %s.", EnvAPIVersion, out.APIVersion, quoted(apiVersions)))
+			fmt.Sprintf("%s is %q; allowed values are %s.", EnvAPIVersion, out.APIVersion, quoted(keymint.APIVersions)))
 	}
 
-	switch env := os.Getenv(EnvMaxRetries); {
-	case !cfg.MaxRetries.IsNull():
-		out.MaxRetries = ptr(int(cfg.MaxRetries.ValueInt64()))
-	case env != "":
-		n, err := strconv.Atoi(strings.TrimSpace(env))
-		if err != nil || n < 0 || n > keymint.MaxMaxRetries {
-			diags.AddAttributeError(path.Root("max_retries"), "Invalid max_retries",
-				fmt.Sprintf("%s is %q; it must be a whole number from 0 to %d.", EnvMaxRetries, env, keymint.MaxMaxRetries))
-		} else {
-			out.MaxRetries = &n
-		}
+	if n, ok := intSetting(cfg.MaxRetries, "max_retries", EnvMaxRetries, 0, keymint.MaxMaxRetries, diags); ok {
+		out.MaxRetries = &n
 	}
+	if n, ok := intSetting(cfg.MaxRequests, "max_requests_per_minute", EnvMaxRequests, 1, maxRequestsPerMinuteMax, diags); ok {
+		out.MaxRequestsPerMinute = n
+	}
+	out.RateLimitWait = ptr(durationSetting(cfg.RateLimitWait, "rate_limit_wait", EnvRateLimitWait, 0, keymint.MaxRateLimitWait, keymint.DefaultRateLimitWait, diags))
 
 	out.RetryWaitMin = durationSetting(cfg.RetryWaitMin, "retry_wait_min", EnvRetryWaitMin, 0, keymint.MaxRetryWait, keymint.DefaultRetryWaitMin, diags)
 	out.RetryWaitMax = durationSetting(cfg.RetryWaitMax, "retry_wait_max", EnvRetryWaitMax, 0, keymint.MaxRetryWait, keymint.DefaultRetryWaitMax, diags)
@@ -69,6 +60,26 @@ func settingsFrom(cfg providerModel, diags *diag.Diagnostics) keymint.Config {
 				"make the minimum no longer than the maximum.", out.RetryWaitMin, out.RetryWaitMax, EnvRetryWaitMin, EnvRetryWaitMax))
 	}
 	return out
+}
+
+// intSetting reads a whole number from the attribute, else the environment
+// variable; ok is false when neither is set (or the variable is invalid,
+// which is reported).
+func intSetting(v types.Int64, attr, env string, lo, hi int, diags *diag.Diagnostics) (int, bool) {
+	if !v.IsNull() {
+		return int(v.ValueInt64()), true // checked by int64validator.Between at validation
+	}
+	raw := os.Getenv(env)
+	if raw == "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || n < lo || n > hi {
+		diags.AddAttributeError(path.Root(attr), "Invalid "+attr,
+			fmt.Sprintf("%s is %q; it must be a whole number from %d to %d.", env, raw, lo, hi))
+		return 0, false
+	}
+	return n, true
 }
 
 // durationSetting reads a duration from the attribute, else the environment
@@ -140,7 +151,10 @@ func quoted(values []string) string {
 	for i, v := range values {
 		q[i] = strconv.Quote(v)
 	}
-	return strings.Join(q, " and ")
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
 }
 
 func ptr[T any](v T) *T { return &v }
