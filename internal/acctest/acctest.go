@@ -6,15 +6,25 @@
 // KEYMINT_TEST_LICENSE_KEY are all set, they run against that server instead
 // (for example the live API); tests that need to shape a license themselves
 // (seat limits, blocked keys) are skipped there.
+//
+// Live, every test shares the one license, and they still run in parallel:
+// a test sees only its own hosts (HostID gives each test's hosts a prefix of
+// their own, and Hosts lists only those), every host activated behind
+// Terraform's back is deactivated when the test ends, and the tests that
+// need the license to themselves (resets, exact seat counts) take it
+// exclusively (RunExclusive, Exclusive) while the others share it.
 package acctest
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,8 +41,12 @@ const (
 	EnvTestLicenseKey = "KEYMINT_TEST_LICENSE_KEY"
 	// EnvTestAllowReset=1 lets tests reset the live test license.
 	EnvTestAllowReset = "KEYMINT_TEST_ALLOW_RESET"
-	envAccessToken    = "KEYMINT_ACCESS_TOKEN"
-	envBaseURL        = "KEYMINT_BASE_URL"
+	// EnvTestClientToken names a token that may activate but not read
+	// (licenses:activate only), for the tests of scoped tokens; they are
+	// skipped live without it.
+	EnvTestClientToken = "KEYMINT_TEST_CLIENT_TOKEN"
+	envAccessToken     = "KEYMINT_ACCESS_TOKEN"
+	envBaseURL         = "KEYMINT_BASE_URL"
 )
 
 // Local test customer, as the local server reports it.
@@ -55,6 +69,9 @@ type Env struct {
 	Local *localserver.Server
 	// Client talks to the same server, for checks made outside Terraform.
 	Client *keymint.Client
+	// ClientToken may activate and deactivate but not read (scope
+	// licenses:activate only); "" when running live without one.
+	ClientToken string
 
 	liveProductID  string
 	liveLicenseKey string
@@ -73,16 +90,21 @@ func Setup() (stop func()) {
 				Token:          os.Getenv(envAccessToken),
 				liveProductID:  os.Getenv(EnvTestProductID),
 				liveLicenseKey: os.Getenv(EnvTestLicenseKey),
+				ClientToken:    os.Getenv(EnvTestClientToken),
 			}
 		} else {
 			token := "at_acctest_" + randomHex(16)
-			srv, err := localserver.New(localserver.Options{Seed: localserver.Seed{AccessTokens: []string{token}}})
+			client := "at_acctest_client_" + randomHex(16)
+			srv, err := localserver.New(localserver.Options{Seed: localserver.Seed{
+				AccessTokens: []string{token},
+				Tokens:       []localserver.TokenSeed{{Token: client, Scopes: []string{localserver.ScopeLicensesActivate}}},
+			}})
 			if err != nil {
 				panic(fmt.Sprintf("starting the local KeyMint server: %v", err))
 			}
 			hs := httptest.NewServer(srv.Handler())
 			stop = hs.Close
-			env = &Env{BaseURL: hs.URL, Token: token, Local: srv}
+			env = &Env{BaseURL: hs.URL, Token: token, Local: srv, ClientToken: client}
 			_ = os.Setenv(envBaseURL, env.BaseURL)
 			_ = os.Setenv(envAccessToken, env.Token)
 		}
@@ -164,16 +186,84 @@ func PreCheck(t *testing.T) {
 	}
 }
 
-// Run runs an acceptance test case: in parallel against the local server,
-// where every test has licenses of its own, and one at a time against a live
-// server, where they share one license.
+// Run runs an acceptance test case in parallel with the others: against the
+// local server every test has licenses of its own; live, the test shares the
+// license with the other tests that run this way, and sees only its own hosts.
 func Run(t *testing.T, tc resource.TestCase) {
 	t.Helper()
 	if Get(t).Local != nil {
 		resource.ParallelTest(t, tc)
 		return
 	}
+	t.Parallel()
+	Shared(t)
 	resource.Test(t, tc)
+}
+
+// RunExclusive runs a test case that needs the license to itself (it resets
+// it, or counts every seat): in parallel against the local server; live, in
+// parallel with the tests that use other licenses only, and alone on the
+// shared license.
+func RunExclusive(t *testing.T, tc resource.TestCase) {
+	t.Helper()
+	if Get(t).Local != nil {
+		resource.ParallelTest(t, tc)
+		return
+	}
+	t.Parallel()
+	Exclusive(t)
+	resource.Test(t, tc)
+}
+
+// licenseLock is held shared by the live tests that use the test license
+// alongside others, and exclusively by those that need it to themselves.
+var (
+	licenseLock sync.RWMutex
+	exclusiveMu sync.Mutex
+	exclusive   = map[string]bool{} // top-level test names holding licenseLock exclusively
+)
+
+// Shared takes the live test license shared until the test ends; against
+// the local server it does nothing. Call it after t.Parallel.
+func Shared(t *testing.T) {
+	t.Helper()
+	if Get(t).Local != nil {
+		return
+	}
+	licenseLock.RLock()
+	t.Cleanup(licenseLock.RUnlock)
+}
+
+// Exclusive takes the live test license for this test alone until it ends;
+// against the local server it does nothing. Call it after t.Parallel.
+func Exclusive(t *testing.T) {
+	t.Helper()
+	if Get(t).Local != nil {
+		return
+	}
+	licenseLock.Lock()
+	exclusiveMu.Lock()
+	exclusive[topLevel(t)] = true
+	exclusiveMu.Unlock()
+	t.Cleanup(func() {
+		exclusiveMu.Lock()
+		delete(exclusive, topLevel(t))
+		exclusiveMu.Unlock()
+		licenseLock.Unlock()
+	})
+}
+
+// isExclusive reports whether t holds the live license exclusively.
+func isExclusive(t *testing.T) bool {
+	exclusiveMu.Lock()
+	defer exclusiveMu.Unlock()
+	return exclusive[topLevel(t)]
+}
+
+// topLevel is the name of the top-level test of t.
+func topLevel(t *testing.T) string {
+	name, _, _ := strings.Cut(t.Name(), "/")
+	return name
 }
 
 // IsLocal reports whether the tests run against the in-process server.
@@ -271,41 +361,67 @@ func RequireResettable(t *testing.T) {
 }
 
 // HostID returns a host ID unique to this run, so that live runs never touch
-// real devices.
-func HostID(name string) string {
-	return "tfacc-" + name + "-" + randomHex(4)
+// real devices. Its prefix is the test's own (hostPrefix), so that Hosts can
+// tell the test's hosts from those of other tests sharing a live license.
+func HostID(t *testing.T, name string) string {
+	return hostPrefix(t) + name + "-" + randomHex(4)
+}
+
+// hostPrefix starts the host IDs of t's top-level test.
+func hostPrefix(t *testing.T) string {
+	sum := sha256.Sum256([]byte(topLevel(t)))
+	return "tfacc-" + hex.EncodeToString(sum[:3]) + "-"
 }
 
 // Hosts lists the host IDs that hold seats of l, as the server reports them.
+// Live, where tests share the license, a test that does not hold it
+// exclusively sees only the hosts it named with HostID.
 func Hosts(t *testing.T, l License) ([]string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	lic, err := Get(t).Client.GetKey(ctx, l.ProductID, l.Key)
 	if err != nil {
 		return nil, err
 	}
-	return lic.HostIDs(), nil
+	hosts := lic.HostIDs()
+	if Get(t).Local == nil && !isExclusive(t) {
+		prefix := hostPrefix(t)
+		hosts = slices.DeleteFunc(hosts, func(h string) bool { return !strings.HasPrefix(h, prefix) })
+	}
+	return hosts, nil
 }
 
 // Deactivate frees a host's seat behind Terraform's back.
 func Deactivate(t *testing.T, l License, hostID string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, err := Get(t).Client.Deactivate(ctx, l.ProductID, l.Key, hostID); err != nil {
 		t.Fatalf("out-of-band deactivation of %q: %v", hostID, err)
 	}
 }
 
-// Activate takes a seat for a host behind Terraform's back.
+// Activate takes a seat for a host behind Terraform's back. Live, the seat
+// is given back when the test ends, if it is still held, so that the shared
+// license is left as it was found.
 func Activate(t *testing.T, l License, hostID, tag string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	_, err := Get(t).Client.Activate(ctx, keymint.ActivateInput{ProductID: l.ProductID, LicenseKey: l.Key, HostID: hostID, DeviceTag: tag})
+	e := Get(t)
+	_, err := e.Client.Activate(ctx, keymint.ActivateInput{ProductID: l.ProductID, LicenseKey: l.Key, HostID: hostID, DeviceTag: tag})
 	if err != nil {
 		t.Fatalf("out-of-band activation of %q: %v", hostID, err)
+	}
+	if e.Local == nil {
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if _, err := e.Client.Deactivate(ctx, l.ProductID, l.Key, hostID); err != nil && !keymint.IsDeviceNotFound(err) && !keymint.IsNotActivated(err) {
+				t.Errorf("giving back the seat of %q after the test: %v", hostID, err)
+			}
+		})
 	}
 }
 

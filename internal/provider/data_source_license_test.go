@@ -44,7 +44,7 @@ func TestAccLicenseDataSource_basic(t *testing.T) {
 	acctest.PreCheck(t)
 	acctest.RequireLocal(t)
 	l := acctest.NewLicense(t, 5)
-	tagged, plain := acctest.HostID("tagged"), acctest.HostID("plain")
+	tagged, plain := acctest.HostID(t, "tagged"), acctest.HostID(t, "plain")
 	acctest.Activate(t, l, tagged, "gpu-pool")
 	acctest.Activate(t, l, plain, "")
 
@@ -156,7 +156,7 @@ func TestAccLicenseDataSource_shapes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := acctest.NewLocalLicense(t, tt.shape)
 			for i := range tt.hosts {
-				acctest.Activate(t, l, acctest.HostID(fmt.Sprint("h", i)), "")
+				acctest.Activate(t, l, acctest.HostID(t, fmt.Sprint("h", i)), "")
 			}
 			acctest.Run(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -243,7 +243,7 @@ func TestAccLicenseDataSource_capacityPrecondition(t *testing.T) {
 	acctest.PreCheck(t)
 	acctest.RequireLocal(t)
 	l := acctest.NewLicense(t, 2)
-	hosts := []string{acctest.HostID("p1"), acctest.HostID("p2"), acctest.HostID("p3")}
+	hosts := []string{acctest.HostID(t, "p1"), acctest.HostID(t, "p2"), acctest.HostID(t, "p3")}
 	acctest.Run(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		CheckDestroy:             checkFreed(t, l, hosts...),
@@ -298,7 +298,7 @@ resource "keymint_device_activation" "machine" {
 		}
 		return checkHosts(t, l, ids...)(s)
 	}
-	acctest.Run(t, resource.TestCase{
+	acctest.RunExclusive(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		CheckDestroy:             checkHosts(t, l),
 		Steps: []resource.TestStep{
