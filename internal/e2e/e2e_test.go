@@ -7,6 +7,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -76,20 +77,47 @@ func randomHex(n int) string {
 // wait briefly, so that fault tests finish quickly.
 func newEnv(t *testing.T, seats int, extraEnv ...string) *env {
 	t.Helper()
+	return newEnvWith(t, envOptions{seats: seats, env: extraEnv})
+}
+
+// envOptions shape the server of newEnvWith the way the hosted service is
+// shaped for some users.
+type envOptions struct {
+	seats int    // 0 = unlimited
+	key   string // "" = a random key of the usual format
+	// tokens are further access tokens with scopes; the provider uses the
+	// first one, when there is one, instead of the all-scopes token.
+	tokens []localserver.TokenSeed
+	// rateLimit limits every token's requests.
+	rateLimit localserver.RateLimit
+	// api serves one generation of paths only ("v1" or "v2").
+	api string
+	env []string
+}
+
+// newEnvWith is newEnv with the server shaped by opts.
+func newEnvWith(t *testing.T, opts envOptions) *env {
+	t.Helper()
 	e := &env{
 		t:       t,
 		token:   "at_e2e_" + randomHex(16),
 		product: "prod_e2e_" + randomHex(8),
-		key:     "LK-E2E-" + strings.ToUpper(randomHex(12)),
+		key:     cmp.Or(opts.key, "LK-E2E-"+strings.ToUpper(randomHex(12))),
 	}
+	seats := opts.seats
 	lic := localserver.LicenseSeed{Key: e.key, Customer: &localserver.Customer{ID: "cus_e2e", Name: "E2E Fleet", Email: "e2e@example.test", Active: true}}
 	if seats > 0 {
 		lic.MaxActivations = &seats
 	}
-	srv, err := localserver.New(localserver.Options{Seed: localserver.Seed{
-		AccessTokens: []string{e.token},
-		Products:     []localserver.ProductSeed{{ID: e.product, Licenses: []localserver.LicenseSeed{lic}}},
-	}})
+	srv, err := localserver.New(localserver.Options{
+		Seed: localserver.Seed{
+			AccessTokens: []string{e.token},
+			Tokens:       opts.tokens,
+			Products:     []localserver.ProductSeed{{ID: e.product, Licenses: []localserver.LicenseSeed{lic}}},
+		},
+		RateLimit: opts.rateLimit,
+		API:       opts.api,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,15 +125,19 @@ func newEnv(t *testing.T, seats int, extraEnv ...string) *env {
 	t.Cleanup(hs.Close)
 	e.srv, e.url = srv, hs.URL
 
+	providerToken := e.token
+	if len(opts.tokens) > 0 {
+		providerToken = opts.tokens[0].Token
+	}
 	env := append([]string{
 		"KEYMINT_BASE_URL=" + e.url,
-		"KEYMINT_ACCESS_TOKEN=" + e.token,
+		"KEYMINT_ACCESS_TOKEN=" + providerToken,
 		"KEYMINT_MAX_RETRIES=10",
 		"KEYMINT_RETRY_WAIT_MIN=20ms",
 		"KEYMINT_RETRY_WAIT_MAX=2s",
 		"TF_VAR_product_id=" + e.product,
 		"TF_VAR_license_key=" + e.key,
-	}, extraEnv...)
+	}, opts.env...)
 	ws, err := clirun.NewWorkspace(t.TempDir(), os.Getenv("TF_ACC_TERRAFORM_PATH"),
 		map[string]string{"keymint-dev/keymint": providerDir}, env...)
 	if err != nil {
