@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,10 @@ type RateLimit struct {
 
 // Rate is the sustained rate the limit allows, in requests per second.
 func (l RateLimit) Rate() float64 { return float64(l.Requests) / l.Window.Seconds() }
+
+// PerMinute is the limit as whole requests a minute, rounded down (at
+// least 1): what a user sets max_requests_per_minute to.
+func (l RateLimit) PerMinute() int { return max(1, int(l.Rate()*60)) }
 
 // String returns the limit as the scenarios write it: "20/2s", "100/1m".
 func (l RateLimit) String() string { return fmt.Sprintf("%d/%s", l.Requests, shortDuration(l.Window)) }
@@ -235,8 +240,14 @@ func ParseVariants(list string) ([]Variant, error) {
 	return out, nil
 }
 
+// PacedSuffix names the copy of a keymint variant that a rate-limited
+// scenario adds: the provider told the limit with max_requests_per_minute,
+// so that it paces its requests instead of reacting to 429s.
+const PacedSuffix = "+paced"
+
 // scenarioVariants returns the variants that run in sc: in a rate-limited
-// scenario only the keymint ones, since the others make no API call.
+// scenario only the keymint ones, since the others make no API call, each
+// once reacting to the server's 429s and once paced to the limit.
 func scenarioVariants(sc Scenario, vs []Variant) []Variant {
 	if !sc.Limited() {
 		return vs
@@ -244,7 +255,10 @@ func scenarioVariants(sc Scenario, vs []Variant) []Variant {
 	var out []Variant
 	for _, v := range vs {
 		if v.Kind == KindKeymint {
-			out = append(out, v)
+			paced := v
+			paced.Name += PacedSuffix
+			paced.Env = append(slices.Clone(v.Env), fmt.Sprintf("KEYMINT_MAX_REQUESTS_PER_MINUTE=%d", sc.RateLimit.PerMinute()))
+			out = append(out, v, paced)
 		}
 	}
 	return out
