@@ -631,8 +631,8 @@ func TestRateLimited(t *testing.T) {
 	for _, run := range rep.Runs {
 		ran[run.Scenario+" "+run.Variant] = run
 	}
-	if len(ran) != 3 {
-		t.Errorf("runs: %v; want keymint under the limit, keymint and noop without", slices.Collect(maps.Keys(ran)))
+	if len(ran) != 4 || ran["10@5/1s keymint+paced"].Variant == "" {
+		t.Errorf("runs: %v; want keymint and keymint+paced under the limit, keymint and noop without", slices.Collect(maps.Keys(ran)))
 	}
 	limited, free := ran["10@5/1s keymint"], ran["10 keymint"]
 	// Ten activations at once against 5 a second: some must wait.
@@ -643,7 +643,8 @@ func TestRateLimited(t *testing.T) {
 		t.Errorf("without a limit, %d 429s: the limit was not removed", free.RateLimited())
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"| 10 on 1 license, limit 5 requests / 1s | keymint | 1 | apply + plan + destroy |", "rate-limited scenario within"} {
+	for _, want := range []string{"| 10 on 1 license, limit 5 requests / 1s | keymint | 1 | apply + plan + destroy |",
+		"| 10 on 1 license, limit 5 requests / 1s | keymint+paced | 1 | apply + plan + destroy |", "rate-limited scenario, provider paced"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md)
 		}

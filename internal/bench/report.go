@@ -73,7 +73,7 @@ func (r *Report) Summaries() []Summary {
 	for _, sc := range r.Scenarios {
 		var floor *Summary
 		var rows []Summary
-		for _, v := range r.Variants {
+		for _, v := range scenarioVariants(sc, r.Variants) {
 			var runs []RunResult
 			for _, run := range r.Runs {
 				if run.Scenario == sc.Name && run.Variant == v.Name {

@@ -84,6 +84,9 @@ func TestSettingsFromEnvironment(t *testing.T) {
 	}
 	var diags diag.Diagnostics
 	t.Setenv(EnvAccessToken, "at_env_token")
+	for _, env := range []string{EnvAPIVersion, EnvRateLimitWait, EnvMaxRequests} {
+		t.Setenv(env, "") // empty counts as unset; make test sets KEYMINT_API_VERSION
+	}
 	defaults := settingsFrom(null, &diags)
 	if defaults.APIVersion != "auto" || defaults.RateLimitWait == nil || *defaults.RateLimitWait != 15*time.Minute || defaults.MaxRequestsPerMinute != 0 {
 		t.Errorf("defaults = %+v, want api_version auto, rate_limit_wait 15m, no pacing", defaults)
