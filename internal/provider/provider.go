@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -261,23 +262,50 @@ func userAgent(version, terraformVersion string) string {
 }
 
 // checkBaseURL accepts an absolute https URL, or an http URL whose host is a
-// loopback address. The error says what to fix.
+// loopback address. The error says what to fix, and shows the URL only as
+// safeURL does: user info and a query may hold secrets.
 func checkBaseURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("base_url %q is not a valid URL: it must be an absolute https:// URL such as %s", raw, keymint.DefaultBaseURL)
+		return fmt.Errorf("base_url %s is not a valid URL: it must be an absolute https:// URL such as %s", safeURL(raw), keymint.DefaultBaseURL)
 	}
 	if u.User != nil {
-		return fmt.Errorf("base_url must not contain credentials; set the access token with the %s environment variable", EnvAccessToken)
+		return fmt.Errorf("base_url %s must not contain credentials (user info before the host); set the access token with the %s environment variable", safeURL(raw), EnvAccessToken)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("base_url %q must not have a query or fragment", u.Redacted())
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return fmt.Errorf("base_url %s must not have a query or fragment", safeURL(raw))
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return fmt.Errorf("base_url %q uses plain http:// to a host that is not a loopback address, so the access "+
-			"token would travel in clear text; use https://, or http:// only for localhost, 127.0.0.0/8 or ::1", u.Redacted())
+		return fmt.Errorf("base_url %s uses plain http:// to a host that is not a loopback address, so the access "+
+			"token would travel in clear text; use https://, or http:// only for localhost, 127.0.0.0/8 or ::1", safeURL(raw))
 	}
 	return nil
+}
+
+// safeURL quotes a base URL for a message without what may hold a secret:
+// user info, the query and the fragment are left out (and said to be), and
+// something that does not parse as a URL is not repeated at all.
+func safeURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a value that does not parse as a URL)"
+	}
+	var dropped []string
+	if u.User != nil {
+		dropped = append(dropped, "user info")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		dropped = append(dropped, "query")
+	}
+	if u.Fragment != "" {
+		dropped = append(dropped, "fragment")
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	s := strconv.Quote(u.String())
+	if len(dropped) > 0 {
+		s += " (" + strings.Join(dropped, ", ") + " not shown)"
+	}
+	return s
 }
 
 // isLoopback reports whether host is "localhost" or a loopback IP address.

@@ -68,8 +68,27 @@ func TestCheckBaseURL(t *testing.T) {
 			t.Errorf("checkBaseURL(%q) = %v, want an error mentioning %q", tt.url, err, tt.wantErr)
 		}
 	}
-	if err := checkBaseURL("https://user:secretpw@api.keymint.dev"); err != nil && strings.Contains(err.Error(), "secretpw") {
-		t.Errorf("the error repeats the password: %v", err)
+	// User info and queries may hold secrets: no error repeats them.
+	for _, raw := range []string{
+		"https://secretuser:secretpw@api.keymint.dev",
+		"https://secretuser@api.keymint.dev",
+		"https://api.keymint.dev/?token=secretq",
+		"http://api.keymint.dev/?token=secretq",
+		"https://api.keymint.dev/#secretfrag",
+		"http://secretuser@example.com/?k=secretq",
+		"https://api.keymint.dev/%zzsecret",
+	} {
+		err := checkBaseURL(raw)
+		if err == nil {
+			t.Errorf("checkBaseURL(%q) accepted it", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "secret") {
+			t.Errorf("checkBaseURL(%q) repeats a secret: %v", raw, err)
+		}
+	}
+	if err := checkBaseURL("https://u@api.keymint.dev/x?y=1"); err == nil || !strings.Contains(err.Error(), `"https://api.keymint.dev/x" (user info, query not shown)`) {
+		t.Errorf("checkBaseURL shows the URL as %v", err)
 	}
 }
 
