@@ -49,7 +49,7 @@ for run in $(seq "$runs"); do
   make testacc
   seats=$("$tmp/keymint-local" seats -url "$url" -token "$admin")
   echo "$seats"
-  if ! grep -q '^0 seats in use' <<<"$seats"; then
+  if ! grep -Eq "^$product[[:space:]].*[[:space:]]0/[0-9]+ seats in use" <<<"$seats"; then
     echo "testacc-hosted: run $run left devices on the test key"; exit 1
   fi
   echo "== run $run: the key holds no device; the server's answers so far:"
