@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -320,6 +321,36 @@ func TestServe(t *testing.T) {
 	if _, err := os.Stat(stateFile); err != nil {
 		t.Errorf("state file: %v", err)
 	}
+}
+
+// TestServeLocksTheStateFile: a second serve on the state file of a
+// running one exits non-zero, naming the file and the first server, and
+// the file is free again once the first has stopped.
+func TestServeLocksTheStateFile(t *testing.T) {
+	dir := t.TempDir()
+	stateFile := filepath.Join(dir, "state.json")
+	getenv := env(map[string]string{"KEYMINT_LOCAL_TOKEN": token})
+	first := startServe(t, filepath.Join(dir, "url-1"), getenv, "-state", stateFile)
+
+	secondURL := filepath.Join(dir, "url-2")
+	code, out, errOut := runCmd(t.Context(), getenv, "serve", "-addr", "127.0.0.1:0", "-addr-file", secondURL, "-state", stateFile)
+	wantStart := "keymint-local serve: -state " + stateFile + " is in use by another server, PID " + strconv.Itoa(os.Getpid()) + " ("
+	wantEnd := "; stop that server, or give this one another -state file\n"
+	if code != 1 || out != "" || !strings.HasPrefix(errOut, wantStart) || !strings.Contains(errOut, ", started ") || !strings.HasSuffix(errOut, wantEnd) {
+		t.Errorf("second serve on the state file: exit %d, stdout %q, stderr %q; want exit 1 and %q...%q", code, out, errOut, wantStart, wantEnd)
+	}
+	if _, err := os.Stat(secondURL); !os.IsNotExist(err) {
+		t.Errorf("the refused server wrote its addr file: %v", err)
+	}
+	if code, _, _ := runCmd(t.Context(), env(nil), "seats", "-url", first.url, "-token", token); code != 0 {
+		t.Errorf("the first server stopped answering: seats exit %d", code)
+	}
+
+	first.stop()
+	if _, err := os.Stat(stateFile + ".lock"); !os.IsNotExist(err) {
+		t.Errorf("lock file left behind: %v", err)
+	}
+	startServe(t, secondURL, getenv, "-state", stateFile).stop()
 }
 
 // serveProcess is a serve command running in the background.

@@ -45,7 +45,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&cfg.addr, "addr", defaultAddr, "`host:port` to listen on; port 0 picks a free port")
 	fs.StringVar(&cfg.addrFile, "addr-file", "", "write the base URL to this `file` once listening (atomically; removed on exit)")
 	fs.StringVar(&cfg.seedFile, "seed", "", "JSON seed `file` (access_tokens, scoped tokens and products with licenses)")
-	fs.StringVar(&cfg.stateFile, "state", "", "state `file`: loaded if present, rewritten after every change")
+	fs.StringVar(&cfg.stateFile, "state", "", "state `file`: loaded if present, rewritten after every change, and locked while the server runs\n(through FILE.lock beside it), so that a second server on the same file refuses to start")
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a non-loopback -addr (secrets travel over plain HTTP)")
 	fs.Var(&cfg.tokens, "token", "accepted access token: `TOKEN` has every scope, TOKEN:SCOPE[,SCOPE...] only those (split at the\nfirst colon), such as at_client:licenses:activate (repeatable; default $KEYMINT_LOCAL_TOKEN).\nScopes: "+strings.Join(localserver.Scopes(), ", "))
 	fs.Var(productFlag{&cfg.catalog}, "product", "add a product `ID`; the following -license flags belong to it (repeatable)")
@@ -102,7 +102,7 @@ func (cfg *serveConfig) seed(getenv func(string) string) (localserver.Seed, erro
 	return seed, nil
 }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) (err error) {
 	cfg, err := parseServeFlags(args, stderr)
 	if err != nil {
 		return err
@@ -123,9 +123,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		RateLimit: cfg.rateLimit,
 		API:       cfg.api,
 	})
+	var locked *localserver.StateLockedError
+	if errors.As(err, &locked) {
+		return fmt.Errorf("-state %s is in use by another server, %s; stop that server, or give this one another -state file", cfg.stateFile, locked.Owner)
+	}
 	if err != nil {
 		return err
 	}
+	// The state file stays locked until the HTTP server has shut down.
+	defer func() { err = errors.Join(err, api.Close()) }()
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err

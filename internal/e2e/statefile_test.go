@@ -82,6 +82,11 @@ func TestServerStateSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the state file left by the kill does not load: %v", err)
 	}
+	defer func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	devs, err := srv.Devices(product, key)
 	if err != nil {
 		t.Fatal(err)

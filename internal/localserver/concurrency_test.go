@@ -53,10 +53,8 @@ func TestConcurrentActivations(t *testing.T) {
 	}
 
 	// The state file holds the final state.
-	again, err := New(Options{Seed: testSeed(), StateFile: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	closeServer(t, f.srv)
+	again := newServer(t, Options{Seed: testSeed(), StateFile: path})
 	if d, _ := again.Devices(productA, key); len(d) != seats {
 		t.Errorf("%d devices after restart, want %d", len(d), seats)
 	}
@@ -161,10 +159,8 @@ func TestNothingLostUnderFaults(t *testing.T) {
 	if total := f.srv.TotalCalls(); stats.Requests != total {
 		t.Errorf("stats count %d requests, Calls %d", stats.Requests, total)
 	}
-	again, err := New(Options{Seed: testSeed(), StateFile: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	closeServer(t, f.srv)
+	again := newServer(t, Options{Seed: testSeed(), StateFile: path})
 	if d, _ := again.Devices(productA, key); len(d) != 0 {
 		t.Errorf("seats in the state file: %v", hostIDs(d))
 	}

@@ -81,11 +81,28 @@ type fixture struct {
 func newFixture(t *testing.T, stateFile string) *fixture {
 	t.Helper()
 	c := &clock{t: testNow}
-	srv, err := New(Options{Seed: testSeed(), StateFile: stateFile, Now: c.Now})
+	srv := newServer(t, Options{Seed: testSeed(), StateFile: stateFile, Now: c.Now})
+	return &fixture{t: t, srv: srv, url: startServer(t, srv), clock: c}
+}
+
+// newServer returns New(opts), closed when the test ends (after the HTTP
+// servers started later).
+func newServer(t *testing.T, opts Options) *Server {
+	t.Helper()
+	srv, err := New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return &fixture{t: t, srv: srv, url: startServer(t, srv), clock: c}
+	t.Cleanup(func() { closeServer(t, srv) })
+	return srv
+}
+
+// closeServer closes srv, releasing its state file.
+func closeServer(t *testing.T, srv *Server) {
+	t.Helper()
+	if err := srv.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
 }
 
 // request sends a request and returns the status and the raw body.

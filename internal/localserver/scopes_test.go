@@ -34,10 +34,7 @@ func newScopedFixture(t *testing.T, opts Options) *fixture {
 		{Token: tokenAdmin, Scopes: Scopes()},
 	}
 	opts.Now = c.Now
-	srv, err := New(opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	srv := newServer(t, opts)
 	return &fixture{t: t, srv: srv, url: startServer(t, srv), clock: c}
 }
 
@@ -268,10 +265,8 @@ func TestStateFileKeepsScopes(t *testing.T) {
 	}
 
 	// A restart without a seed restores them.
-	again, err := New(Options{StateFile: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	closeServer(t, f.srv)
+	again := newServer(t, Options{StateFile: path})
 	for token, want := range map[string][]string{
 		tokenRead:     {ScopeLicensesRead},
 		tokenClient:   {ScopeLicensesActivate},
@@ -290,10 +285,8 @@ func TestStateFileKeepsScopes(t *testing.T) {
 		AccessTokens: []string{tokenRead},
 		Tokens:       []TokenSeed{{Token: testToken, Scopes: []string{ScopeLicensesRead}}},
 	}
-	again, err = New(Options{Seed: seed, StateFile: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	closeServer(t, again)
+	again = newServer(t, Options{Seed: seed, StateFile: path})
 	if got := again.scopes(tokenRead); got != allScopes {
 		t.Errorf("a token the seed gives every scope has %v", got.names())
 	}

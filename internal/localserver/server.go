@@ -28,6 +28,17 @@
 //   - License keys may have 1 to 256 characters, as custom key formats
 //     produce; product IDs 22 to 256.
 //
+// A state file (Options.StateFile) keeps the state across restarts; every
+// change is written to it before it is acknowledged. One server at a time
+// may have it open: New locks it, through an OS lock on the lock file
+// FILE.lock beside it (flock on Linux, macOS, the BSDs and illumos, a
+// handle no other may write on Windows; elsewhere the lock file is written
+// but not enforced), and records its PID, host and start time there. A
+// second server on the same file fails with a *StateLockedError naming the
+// first, instead of the two silently overwriting each other's changes.
+// Close releases the lock; so does the end of the process, so a server
+// that crashed blocks nobody.
+//
 // The core state logic (core.go) returns Go values and typed errors; the
 // wire encoding of each path set lives in thin handlers (gen1.go, gen2.go),
 // which share the store and the port. Fault injection (faults.go) and the
@@ -59,6 +70,10 @@ type Options struct {
 	// seed's scopes of a token win over the file's); if it does not exist,
 	// New creates it from the seed. Every mutation is written to it
 	// atomically before it is acknowledged.
+	//
+	// The server locks the file until Close, through the lock file
+	// StateFile+".lock" beside it: New fails with a *StateLockedError
+	// while another server, in this process or another, has it open.
 	StateFile string
 	// Now is the clock used for activation times and expiration checks;
 	// nil means time.Now.
@@ -101,8 +116,10 @@ type Server struct {
 	licenses map[string]*license // by key; keys are unique across products
 	version  uint64              // incremented by every mutation
 
-	writeMu sync.Mutex // serializes state file writes
+	writeMu sync.Mutex // serializes state file writes, and Close
 	written uint64     // version of the state on disk
+	lock    *stateLock // the lock on the state file; nil without one, or once closed
+	closed  bool       // Close was called
 
 	callsMu sync.Mutex
 	calls   map[string]int
@@ -128,7 +145,8 @@ type license struct {
 }
 
 // New returns a Server holding opts.Seed, merged with the state file if
-// one is configured.
+// one is configured. A server with a state file holds its lock until
+// Close.
 func New(opts Options) (*Server, error) {
 	s := &Server{
 		now:       opts.Now,
@@ -158,27 +176,67 @@ func New(opts Options) (*Server, error) {
 	if err := s.SetRateLimit(opts.RateLimit); err != nil {
 		return nil, err
 	}
+	if s.statePath != "" {
+		lock, err := lockState(s.statePath)
+		if err != nil {
+			return nil, err
+		}
+		s.lock = lock
+	}
+	if err := s.load(opts.Seed); err != nil {
+		if cerr := s.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		return nil, err
+	}
+	return s, nil
+}
 
+// load fills a new server from its state file, if any, and the seed, and
+// writes the result to the state file.
+func (s *Server) load(seed Seed) error {
 	restored := map[string]bool{}
 	if s.statePath != "" {
 		st, err := readStateFile(s.statePath)
 		switch {
 		case err == nil:
 			if restored, err = s.restore(st); err != nil {
-				return nil, err
+				return err
 			}
 		case !errors.Is(err, fs.ErrNotExist):
-			return nil, err
+			return err
 		}
 	}
-	if err := s.addSeed(opts.Seed, restored); err != nil {
-		return nil, err
+	if err := s.addSeed(seed, restored); err != nil {
+		return err
 	}
 	s.version = 1
-	if err := s.persist(s.version); err != nil {
-		return nil, err
+	return s.persist(s.version)
+}
+
+// errClosed is the error of a change to a closed server's state, which it
+// no longer writes: another server may own the state file by now.
+var errClosed = errors.New("localserver: the server is closed; its state file is no longer written")
+
+// Close releases the lock on the state file, and removes the lock file.
+// Shut down the HTTP server serving Handler first: after Close, a change
+// that would be written to the state file fails (an API call that makes
+// one is answered 500), since another server may own the file by then.
+// Without a state file, Close does nothing. It may be called more than
+// once; only the first call does anything.
+func (s *Server) Close() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.closed {
+		return nil
 	}
-	return s, nil
+	s.closed = true
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.release()
+	s.lock = nil
+	return err
 }
 
 // addSeed adds the seed's tokens, products and licenses. A token the
@@ -303,6 +361,9 @@ func (s *Server) persist(version uint64) error {
 	defer s.writeMu.Unlock()
 	if version <= s.written {
 		return nil
+	}
+	if s.closed {
+		return errClosed
 	}
 	s.mu.Lock()
 	latest := s.version

@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// wantOnlyStateFile checks that dir holds the state file and nothing else
-// (no temporary file left behind) and that only its owner can read it.
+// wantOnlyStateFile checks that dir holds the state file, its lock file if
+// a server has it open, and nothing else (no temporary file left behind),
+// and that only their owner can read them.
 func wantOnlyStateFile(t *testing.T, dir string) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -24,15 +25,17 @@ func wantOnlyStateFile(t *testing.T, dir string) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if !slices.Equal(names, []string{"state.json"}) {
-		t.Errorf("directory holds %v, want only state.json", names)
+	if !slices.Equal(names, []string{"state.json"}) && !slices.Equal(names, []string{"state.json", "state.json.lock"}) {
+		t.Errorf("directory holds %v, want only state.json and its lock file", names)
 	}
-	info, err := os.Stat(filepath.Join(dir, "state.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if perm := info.Mode().Perm(); perm != 0o600 {
-		t.Errorf("state file mode %v, want 0600", perm)
+	for _, name := range names {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", name, perm)
+		}
 	}
 }
 
@@ -86,10 +89,8 @@ func TestStateFileRoundTrip(t *testing.T) {
 	seed.Products[0].Licenses[0].MaxActivations = new(50) // the file wins
 	seed.Products = append(seed.Products, ProductSeed{ID: "prod_cccccccccccccccccccccc", Licenses: []LicenseSeed{{Key: "lk_new_in_seed_0123456789ab"}}})
 	seed.AccessTokens = append(seed.AccessTokens, "at_new_seed_token_0123456789")
-	again, err := New(Options{Seed: seed, StateFile: path, Now: f.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	closeServer(t, f.srv)
+	again := newServer(t, Options{Seed: seed, StateFile: path, Now: f.clock.Now})
 	if got := again.Seats(); !equalSeats(got, seatsBefore) {
 		t.Errorf("seats after restart = %+v\nwant %+v", got, seatsBefore)
 	}
@@ -174,10 +175,7 @@ func TestFailedSaveIsAServerError(t *testing.T) {
 	}
 	c := &clock{t: testNow}
 	var logged strings.Builder
-	srv, err := New(Options{Seed: testSeed(), StateFile: path, Now: c.Now, ErrorLog: newTestLogger(&logged)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newServer(t, Options{Seed: testSeed(), StateFile: path, Now: c.Now, ErrorLog: newTestLogger(&logged)})
 	if err := os.RemoveAll(filepath.Dir(path)); err != nil {
 		t.Fatal(err)
 	}
