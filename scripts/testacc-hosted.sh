@@ -8,12 +8,12 @@
 #
 #   scripts/testacc-hosted.sh            one run (CLI=tofu for OpenTofu)
 #   RUNS=3 scripts/testacc-hosted.sh     three runs in a row on one server
-#   RATE_LIMIT=100/10s                   the server's limit per token
+#   RATE_LIMIT=30/10s                    the server's limit per token (the suite meets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=${RUNS:-1}
-rate_limit=${RATE_LIMIT:-100/10s}
+rate_limit=${RATE_LIMIT:-30/10s}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/keymint-testacc.XXXXXX")
 server_pid=
 cleanup() {
