@@ -98,7 +98,9 @@ type Config struct {
 
 // Client calls the KeyMint API. It is safe for concurrent use.
 type Client struct {
-	baseURL   string
+	baseURL string
+	// shownURL is baseURL as errors show it (see displayURL).
+	shownURL  string
 	token     string
 	userAgent string
 	// paths is the path set in use; auto allows switching it from
@@ -134,7 +136,13 @@ func New(cfg Config) (*Client, error) {
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("base URL %q is not an absolute http or https URL", cfg.BaseURL)
+		return nil, fmt.Errorf("base URL %q is not an absolute http or https URL", displayURL(cfg.BaseURL))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("base URL %q must not contain user information; the access token goes in AccessToken", displayURL(cfg.BaseURL))
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(cfg.BaseURL, "#") {
+		return nil, fmt.Errorf("base URL %q must not have a query or a fragment", displayURL(cfg.BaseURL))
 	}
 	version := cfg.APIVersion
 	if version == "" {
@@ -159,6 +167,7 @@ func New(cfg Config) (*Client, error) {
 	baseURL := strings.TrimRight(cfg.BaseURL, "/")
 	c := &Client{
 		baseURL:   baseURL,
+		shownURL:  displayURL(baseURL),
 		token:     cfg.AccessToken,
 		userAgent: ua,
 		auto:      version == APIAuto,

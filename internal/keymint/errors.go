@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -66,6 +67,8 @@ func (e *Error) Error() string {
 	}
 	fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
 	switch {
+	case isRedirect(e):
+		b.WriteString(" (a redirect, not a KeyMint answer)")
 	case !e.FromKeyMint:
 		b.WriteString(" (not a KeyMint answer)")
 	case e.ErrorCode != "":
@@ -168,6 +171,65 @@ func newError(op string, status int, body []byte, secrets []string) *Error {
 		e.Message = http.StatusText(status)
 	}
 	return e
+}
+
+// redirectError is the error of a 3xx answer, which the client never
+// follows: following it would send the access token and the license key to
+// wherever it points, and its answer would not be KeyMint's. It names the
+// target's scheme, host and port only, never its user information, path or
+// query, which may carry secrets.
+func redirectError(st *callState, status int, location, target string) *Error {
+	e := &Error{Operation: st.op, StatusCode: status}
+	from, err := url.Parse(target)
+	var to *url.URL
+	if err == nil && location != "" {
+		to, err = from.Parse(location)
+	}
+	switch {
+	case location == "":
+		e.Message = "base_url answers with a redirect that names no Location"
+	case err != nil || to.Host == "":
+		e.Message = "base_url redirects to a Location that is not a URL"
+	default:
+		where := truncate(redact(cleanText(strings.ToLower(to.Scheme)+"://"+to.Host), st.secrets...), 256)
+		e.Message = "base_url redirects to " + where
+		switch {
+		case strings.EqualFold(from.Scheme, to.Scheme) && strings.EqualFold(from.Host, to.Host):
+			e.Message += ", another path on the same server"
+		case strings.EqualFold(from.Scheme, "https") && strings.EqualFold(to.Scheme, "http"):
+			e.Message += " (from https to plain http)"
+		}
+	}
+	e.Message += "; requests are never sent anywhere but base_url"
+	return e
+}
+
+// isRedirect reports an error made by redirectError.
+func isRedirect(e *Error) bool { return e.StatusCode >= 300 && e.StatusCode <= 399 }
+
+// displayURL is raw as errors show it: without user information, query or
+// fragment, which may carry secrets.
+func displayURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		return truncate(cleanText(u.String()), 256)
+	}
+	// Unparsable: cut what may be user information, a query or a fragment.
+	s := raw
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
+	}
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		host, path, _ := strings.Cut(rest, "/")
+		if i := strings.LastIndex(host, "@"); i >= 0 {
+			host = host[i+1:]
+		}
+		s = scheme + "://" + host
+		if path != "" {
+			s += "/" + path
+		}
+	}
+	return truncate(cleanText(s), 256)
 }
 
 // isKeyMintAnswer reports whether a decoded body is one of KeyMint's own
@@ -353,6 +415,14 @@ func IsNotActivated(err error) bool {
 // IsAlreadyFree reports the answers to a deactivation that mean the seat is
 // already free: "Device not found" and "License not activated".
 func IsAlreadyFree(err error) bool { return IsDeviceNotFound(err) || IsNotActivated(err) }
+
+// IsRedirect reports a 3xx answer, which the client never follows: base_url
+// (or something in front of it) points elsewhere. It is not KeyMint's
+// answer and allows no conclusion.
+func IsRedirect(err error) bool {
+	e, ok := AsError(err)
+	return ok && isRedirect(e)
+}
 
 // IsRateLimited reports a 429.
 func IsRateLimited(err error) bool {
