@@ -303,8 +303,10 @@ func (c *Client) Activate(ctx context.Context, in ActivateInput) (*Activation, e
 // Deactivate frees the seat held by hostID.
 //
 // Retrying it is safe: if an earlier attempt freed the seat but its answer
-// was lost, the retry is answered 404 "Device not found" or 403 "License not
-// activated", which IsAlreadyFree reports, and callers count as freed.
+// was lost, the retry is answered 404 "Device not found" (IsDeviceNotFound)
+// or 403 "License not activated" (IsNotActivated). Callers count the first
+// as freed; the second only once a read confirms that the host holds no
+// seat, since a blocked key or an inactive customer may answer the same.
 func (c *Client) Deactivate(ctx context.Context, productID, licenseKey, hostID string) (*Deactivation, error) {
 	if hostID == "" {
 		return nil, errors.New("deactivate: the host ID is empty; use DeactivateAll to free every seat")

@@ -29,7 +29,8 @@ const (
 //   - activate: re-activating a host that holds a seat answers success and
 //     uses no second seat, so a retry after a lost answer takes no extra seat;
 //   - deactivate: a retry after a lost answer is answered "Device not found"
-//     or "License not activated", which callers count as freed;
+//     or "License not activated", which callers count as freed (the latter
+//     once a read confirms it, see IsNotActivated);
 //   - get-key: a read.
 // Only transport failures, 429 and 5xx (but 501) are retried: any other 4xx
 // is a definite answer that a retry would only repeat.
