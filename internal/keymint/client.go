@@ -98,7 +98,9 @@ type Config struct {
 
 // Client calls the KeyMint API. It is safe for concurrent use.
 type Client struct {
-	baseURL   string
+	baseURL string
+	// shownURL is baseURL as errors show it (see displayURL).
+	shownURL  string
 	token     string
 	userAgent string
 	// paths is the path set in use; auto allows switching it from
@@ -134,7 +136,13 @@ func New(cfg Config) (*Client, error) {
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("base URL %q is not an absolute http or https URL", cfg.BaseURL)
+		return nil, fmt.Errorf("base URL %q is not an absolute http or https URL", displayURL(cfg.BaseURL))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("base URL %q must not contain user information; the access token goes in AccessToken", displayURL(cfg.BaseURL))
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(cfg.BaseURL, "#") {
+		return nil, fmt.Errorf("base URL %q must not have a query or a fragment", displayURL(cfg.BaseURL))
 	}
 	version := cfg.APIVersion
 	if version == "" {
@@ -159,6 +167,7 @@ func New(cfg Config) (*Client, error) {
 	baseURL := strings.TrimRight(cfg.BaseURL, "/")
 	c := &Client{
 		baseURL:   baseURL,
+		shownURL:  displayURL(baseURL),
 		token:     cfg.AccessToken,
 		userAgent: ua,
 		auto:      version == APIAuto,
@@ -294,8 +303,10 @@ func (c *Client) Activate(ctx context.Context, in ActivateInput) (*Activation, e
 // Deactivate frees the seat held by hostID.
 //
 // Retrying it is safe: if an earlier attempt freed the seat but its answer
-// was lost, the retry is answered 404 "Device not found" or 403 "License not
-// activated", which IsAlreadyFree reports, and callers count as freed.
+// was lost, the retry is answered 404 "Device not found" (IsDeviceNotFound)
+// or 403 "License not activated" (IsNotActivated). Callers count the first
+// as freed; the second only once a read confirms that the host holds no
+// seat, since a blocked key or an inactive customer may answer the same.
 func (c *Client) Deactivate(ctx context.Context, productID, licenseKey, hostID string) (*Deactivation, error) {
 	if hostID == "" {
 		return nil, errors.New("deactivate: the host ID is empty; use DeactivateAll to free every seat")

@@ -161,7 +161,9 @@ func (r *deviceActivationResource) Create(ctx context.Context, req resource.Crea
 		// keeps the old tag. Activate it afresh so the server holds what the
 		// configuration says.
 		tflog.Info(ctx, "host already activated with another device tag; re-activating it", map[string]any{"host_id": hostID})
-		if _, err := client.Deactivate(ctx, productID, key, hostID); err != nil && !keymint.IsAlreadyFree(err) {
+		// TODO confirm: "License not activated" may also answer a blocked key or an inactive
+		// customer while devices hold seats; confirm with a read before counting the seat free.
+		if _, err := client.Deactivate(ctx, productID, key, hostID); err != nil && !keymint.IsDeviceNotFound(err) && !keymint.IsNotActivated(err) {
 			resp.Diagnostics.Append(apiErrorDiagnostic("re-tag", plan.what(), err))
 			return
 		}
@@ -374,8 +376,10 @@ func (r *deviceActivationResource) Delete(ctx context.Context, req resource.Dele
 	_, err := r.data.client.Deactivate(ctx, state.ProductID.ValueString(), state.LicenseKey.ValueString(), state.HostID.ValueString())
 	switch {
 	case err == nil:
-	case keymint.IsAlreadyFree(err):
+	case keymint.IsDeviceNotFound(err) || keymint.IsNotActivated(err):
 		// "Device not found" or "License not activated": the seat is free already.
+		// TODO confirm: "License not activated" may also answer a blocked key or an inactive
+		// customer while devices hold seats; confirm with a read before counting the seat free.
 		tflog.Info(ctx, "seat was already free", map[string]any{"host_id": state.HostID.ValueString()})
 	case keymint.IsLicenseNotFound(err):
 		// A license that no longer exists holds no seats.
