@@ -382,3 +382,137 @@ func TestForeign404KeepsActivations(t *testing.T) {
 		})
 	}
 }
+
+// TestNotActivatedWhileHeldIsNotFreed: every deactivation is answered 403
+// "License not activated" (as a blocked key or an inactive customer may
+// answer) while get-key still lists the host. Destroy fails, the activation
+// stays in state and the server still holds the seat; without the proxy,
+// destroy frees it.
+func TestNotActivatedWhileHeldIsNotFreed(t *testing.T) {
+	e := newEnv(t, 1)
+	ctx, cancel := evidenceContext(t)
+	defer cancel()
+	n := newNetWatch(e)
+	e.writeFleet(1)
+	e.run(ctx, applyArgs...)
+	e.expectHeld(ctx, "apply", "host-0000")
+
+	refused := 0
+	var mu sync.Mutex
+	proxy := n.proxy("proxy", func(w http.ResponseWriter, r *http.Request) bool {
+		if operation(r) != "deactivate" {
+			return false
+		}
+		mu.Lock()
+		refused++
+		mu.Unlock()
+		answerJSON(w, http.StatusForbidden, `{"message":"License not activated","code":2}`)
+		return true
+	}, nil)
+	n.setBase(proxy.url)
+	res := e.mustFail(ctx, destroyArgs...)
+	t.Logf("destroy through the proxy failed:\n%s", res.Stderr)
+	mu.Lock()
+	if refused == 0 {
+		t.Errorf("no deactivation reached the proxy: the test proved nothing")
+	}
+	mu.Unlock()
+	e.expectHeld(ctx, `destroy answered "License not activated"`, "host-0000")
+
+	n.setBase(n.direct.url)
+	e.run(ctx, destroyArgs...)
+	e.expectHeld(ctx, "destroy without the proxy")
+	n.finish(ctx)
+}
+
+// TestUnlistedActivationNeverForgotten: an activation that KeyMint may have
+// accepted, but whose success is not proven — the read-back does not list
+// the host, or the activate answer is a 200 {"success":false} — fails the
+// apply and stays in state, tainted, while the server holds the seat; a
+// later destroy frees it.
+func TestUnlistedActivationNeverForgotten(t *testing.T) {
+	const host = "host-0000"
+	for _, tc := range []struct {
+		name    string
+		rewrite func(op string, status int, body []byte) (int, []byte)
+	}{
+		{"read-back does not list the host", func(op string, status int, body []byte) (int, []byte) {
+			if op != "get-key" {
+				return status, body
+			}
+			return status, rewriteLicense(body, func(lic map[string]any) {
+				devs, _ := lic["devices"].([]any)
+				kept := []any{}
+				for _, d := range devs {
+					if m, _ := d.(map[string]any); m["host_id"] == host || m["hostId"] == host {
+						continue
+					}
+					kept = append(kept, d)
+				}
+				lic["devices"], lic["activations"] = kept, len(kept)
+			})
+		}},
+		{`activate answers 200 {"success":false}`, func(op string, status int, body []byte) (int, []byte) {
+			if op != "activate" {
+				return status, body
+			}
+			return http.StatusOK, []byte(`{"success":false}`)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 1)
+			ctx, cancel := evidenceContext(t)
+			defer cancel()
+			n := newNetWatch(e)
+			proxy := n.proxy("proxy", nil, tc.rewrite)
+			n.setBase(proxy.url)
+			e.writeFleet(1)
+
+			res := e.mustFail(ctx, applyArgs...)
+			t.Logf("apply through the proxy failed:\n%s", res.Stderr)
+			e.expectHeld(ctx, "an apply whose activation is not proven", host)
+			if tainted := e.taintedHosts(ctx); !tainted[host] {
+				t.Errorf("the activation is in state but not tainted (tainted: %v); the next apply would not settle it", tainted)
+			}
+
+			n.setBase(n.direct.url)
+			e.run(ctx, destroyArgs...)
+			e.expectHeld(ctx, "destroy without the proxy")
+			n.finish(ctx)
+		})
+	}
+}
+
+// TestGetKeyWithoutDevicesIsAnError: a get-key answer without "devices" is
+// an error, not "no devices": plan fails naming devices, destroy through the
+// same server fails without freeing anything, state keeps both activations;
+// without it, destroy frees both.
+func TestGetKeyWithoutDevicesIsAnError(t *testing.T) {
+	e := newEnv(t, 2)
+	ctx, cancel := evidenceContext(t)
+	defer cancel()
+	n := newNetWatch(e)
+	e.writeFleet(2)
+	e.run(ctx, applyArgs...)
+	e.expectHeld(ctx, "apply", hostIDs(2)...)
+
+	proxy := n.proxy("proxy", nil, func(op string, status int, body []byte) (int, []byte) {
+		if op != "get-key" {
+			return status, body
+		}
+		return status, rewriteLicense(body, func(lic map[string]any) { delete(lic, "devices") })
+	})
+	n.setBase(proxy.url)
+	res := e.mustFail(ctx, planArgs...)
+	if !strings.Contains(res.Stderr, "devices") {
+		t.Errorf("the plan's error does not name devices:\n%s", res.Stderr)
+	}
+	e.expectHeld(ctx, "a failed plan", hostIDs(2)...)
+	e.mustFail(ctx, destroyArgs...)
+	e.expectHeld(ctx, "a destroy through the proxy", hostIDs(2)...)
+
+	n.setBase(n.direct.url)
+	e.run(ctx, destroyArgs...)
+	e.expectHeld(ctx, "destroy without the proxy")
+	n.finish(ctx)
+}
