@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -515,4 +516,171 @@ func TestGetKeyWithoutDevicesIsAnError(t *testing.T) {
 	e.run(ctx, destroyArgs...)
 	e.expectHeld(ctx, "destroy without the proxy")
 	n.finish(ctx)
+}
+
+// tagConfig is one activation tagged var.tag, replaced create-before-destroy.
+const tagConfig = preamble + `
+variable "tag" { type = string }
+
+resource "keymint_device_activation" "host" {
+  for_each    = toset(["host-0000"])
+  product_id  = var.product_id
+  license_key = var.license_key
+  host_id     = each.key
+  device_tag  = var.tag
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+`
+
+// TestCreateBeforeDestroySameHostKeepsSeat: a new device_tag replaces the
+// activation create-before-destroy on the same host. The new object
+// re-activates the host under the new tag; destroying the deposed object
+// must not free the seat the new one holds. After the apply the server
+// holds the host with the new tag, the re-plan is empty, and destroy frees
+// the seat.
+func TestCreateBeforeDestroySameHostKeepsSeat(t *testing.T) {
+	e := newEnv(t, 1, "TF_VAR_tag=a")
+	ctx, cancel := evidenceContext(t)
+	defer cancel()
+	n := newNetWatch(e)
+	if err := e.ws.WriteFile("main.tf", tagConfig); err != nil {
+		t.Fatal(err)
+	}
+	tagOf := func() string {
+		t.Helper()
+		devs, err := e.srv.Devices(e.product, e.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(devs) != 1 {
+			t.Fatalf("the server holds %d devices %v, want host-0000 only", len(devs), devs)
+		}
+		return devs[0].DeviceTag
+	}
+
+	e.run(ctx, applyArgs...)
+	e.expectHeld(ctx, "apply with tag a", "host-0000")
+	if got := tagOf(); got != "a" {
+		t.Fatalf("the server holds host-0000 with tag %q, want a", got)
+	}
+
+	e.ws.Setenv("TF_VAR_tag=b")
+	res := e.run(ctx, applyArgs...)
+	if !strings.Contains(res.Stdout, "1 added") || !strings.Contains(res.Stdout, "1 destroyed") {
+		t.Fatalf("the second apply was not a replacement:\n%s", res.Stdout)
+	}
+	e.expectHeld(ctx, "the create-before-destroy replacement", "host-0000")
+	if got := tagOf(); got != "b" {
+		t.Errorf("the server holds host-0000 with tag %q, want b", got)
+	}
+	e.expectPlanEmpty(ctx)
+
+	e.run(ctx, destroyArgs...)
+	e.expectHeld(ctx, "destroy")
+	n.finish(ctx)
+}
+
+// TestSecretsInOtherForms: secrets that a plain search would miss never
+// show. A license key with &, < and > appears neither as it is nor
+// JSON-escaped in a TRACE log or the CLI's output; a base_url with user info
+// and a query is refused without showing either; a server message with
+// terminal escapes reaches the CLI's output as text without them.
+func TestSecretsInOtherForms(t *testing.T) {
+	t.Run("key with ampersand and angle brackets", func(t *testing.T) {
+		log := logFile(t)
+		hexTail := randomHex(12)
+		e := newEnvWith(t, envOptions{seats: 2, key: "LK&<E2E>-" + hexTail, env: []string{"TF_LOG=TRACE", "TF_LOG_PATH=" + log}})
+		ctx, cancel := evidenceContext(t)
+		defer cancel()
+		n := newNetWatch(e)
+		e.writeFleet(2)
+		var outputs []string
+		for _, args := range [][]string{applyArgs, planArgs, destroyArgs} {
+			res := e.run(ctx, args...)
+			outputs = append(outputs, res.Stdout, res.Stderr)
+		}
+		e.expectHeld(ctx, "destroy")
+
+		raw, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logText := string(raw)
+		if !strings.Contains(logText, "KeyMint API request") || !strings.Contains(logText, e.product) {
+			t.Fatal("the TRACE log holds no provider request: the test would prove nothing")
+		}
+		escaped, _ := json.Marshal(e.key)
+		if !strings.Contains(string(escaped), `\u0026\u003cE2E\u003e`) {
+			t.Fatalf("json.Marshal writes the key as %s: the test would not check the escaped form", escaped)
+		}
+		secrets := append(secretForms(e.key), e.token, hexTail)
+		for _, secret := range secrets {
+			if i := strings.Index(logText, secret); i >= 0 {
+				t.Errorf("the TRACE log holds a secret (%d times, from %q; the form beginning %q): …%s",
+					strings.Count(logText, secret), logCallers(logText, secret), secret[:4], logText[max(0, i-300):i])
+			}
+			for _, out := range outputs {
+				if strings.Contains(out, secret) {
+					t.Errorf("CLI output holds a secret:\n%s", out)
+				}
+			}
+		}
+		t.Logf("checked %d KiB of TRACE log and %d outputs", len(raw)/1024, len(outputs))
+		n.finish(ctx)
+	})
+
+	t.Run("base_url with user info and query", func(t *testing.T) {
+		e := newEnv(t, 1)
+		ctx, cancel := evidenceContext(t)
+		defer cancel()
+		n := newNetWatch(e)
+		catcher := n.serve("catcher", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "caught", http.StatusNotFound)
+		}))
+		n.setBase("http://secretuser:secretpw@" + strings.TrimPrefix(catcher.url, "http://") + "/?token=secretq")
+		e.writeFleet(1)
+		res := e.mustFail(ctx, planArgs...)
+		out := res.Stdout + res.Stderr
+		if !strings.Contains(out, "base_url") {
+			t.Errorf("the error does not name base_url:\n%s", out)
+		}
+		for _, s := range []string{"secretuser", "secretpw", "secretq"} {
+			if strings.Contains(out, s) {
+				t.Errorf("the output shows %q:\n%s", s, out)
+			}
+		}
+		if got := catcher.count(); got != 0 {
+			t.Errorf("the server behind the refused base_url received %d requests %q", got, catcher.list())
+		}
+		n.finish(ctx)
+	})
+
+	t.Run("server message with terminal escapes", func(t *testing.T) {
+		e := newEnv(t, 1)
+		ctx, cancel := evidenceContext(t)
+		defer cancel()
+		n := newNetWatch(e)
+		proxy := n.proxy("proxy", func(w http.ResponseWriter, r *http.Request) bool {
+			if operation(r) != "activate" {
+				return false
+			}
+			answerJSON(w, http.StatusForbidden, `{"message":"\u001b[31mLicense expired\u001b[0m","code":2}`)
+			return true
+		}, nil)
+		n.setBase(proxy.url)
+		e.writeFleet(1)
+		res := e.mustFail(ctx, applyArgs...)
+		out := res.Stdout + res.Stderr
+		if !strings.Contains(out, "License expired") {
+			t.Errorf("the output does not quote the server's message:\n%s", out)
+		}
+		if i := strings.IndexByte(out, 0x1b); i >= 0 {
+			t.Errorf("the output holds an ESC character: %q", out[max(0, i-60):min(len(out), i+20)])
+		}
+		e.expectHeld(ctx, "an activation refused")
+		n.finish(ctx)
+	})
 }
