@@ -238,11 +238,11 @@ func (r *deviceActivationResource) activateAndRead(ctx context.Context, m *devic
 }
 
 // outcomeUnknown reports an activation error after which the seat may or may
-// not be taken: the request failed in transit, was interrupted, or the server
-// failed while handling it.
+// not be taken: the request failed in transit, was interrupted, the server
+// failed while handling it, or it answered a 2xx that is not a success.
 func outcomeUnknown(err error) bool {
 	_, refused := keymint.AsError(err)
-	return !refused || keymint.IsServerError(err)
+	return !refused || keymint.IsServerError(err) || keymint.IsAmbiguous(err)
 }
 
 // keepUncertain records an activation whose outcome is not known in state,
