@@ -448,21 +448,42 @@ func (c *Client) call(ctx context.Context, op string, build func(*paths) request
 	return obj, nil
 }
 
-// decode reads the JSON object of a 2xx answer that send returned.
+// decode reads the JSON object of a 2xx answer that send returned. Only
+// KeyMint's own success is one: a JSON object whose numeric "code" is 0 and
+// that does not say "success": false. A non-zero code is KeyMint's refusal,
+// sent with a 2xx by some servers; anything else is ambiguous (see
+// Error.Ambiguous).
 func (c *Client) decode(st *callState, status int, raw []byte, err error) (object, error) {
 	if err != nil {
 		return nil, err
 	}
 	var obj object
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, fmt.Errorf("%s: the answer (HTTP %d) is not a JSON object: %w", st.op, status, err)
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, ambiguousError(st, status, "the body is empty", nil, false)
 	}
-	if obj == nil {
-		return nil, fmt.Errorf("%s: the answer (HTTP %d) is not a JSON object", st.op, status)
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return nil, ambiguousError(st, status, "the body is not a JSON object", raw, false)
 	}
-	// Some servers send a 200 with a non-zero code for a refusal.
-	if code, ok := integer(obj, "code"); ok && code != 0 {
+	if !isKeyMintAnswer(obj) {
+		return nil, ambiguousError(st, status, `the answer has no numeric "code", so it is not KeyMint's`, raw, false)
+	}
+	code, ok := integer(obj, "code")
+	switch {
+	case !ok:
+		return nil, ambiguousError(st, status, `the answer's "code" is not a whole number`, raw, true)
+	case code != 0:
 		return nil, newError(st.op, status, raw, st.secrets)
+	}
+	if v, ok := obj["success"]; ok && string(v) != "true" {
+		why := `the answer says "success": false`
+		if string(v) != "false" {
+			why = `the answer's "success" is not true but ` + describe(v)
+		}
+		e := ambiguousError(st, status, why, nil, true)
+		if m := newError(st.op, status, raw, st.secrets).quote(); m != http.StatusText(status) {
+			e.Message += ": " + m
+		}
+		return nil, e
 	}
 	return obj, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -36,6 +37,12 @@ type Error struct {
 	// framework's answer for a route it does not know) is not, and allows
 	// no conclusion about a license or a seat.
 	FromKeyMint bool
+	// Ambiguous tells a 2xx answer that is not a success: its body is not a
+	// JSON object, is not KeyMint's (it has no numeric "code"), or says
+	// "success": false. The server may or may not have made the change, so
+	// callers must treat the outcome as unknown (an activation stays
+	// tainted). It allows no conclusion about a license or a seat.
+	Ambiguous bool
 	// RateLimited counts the rate-limit answers this call got: 429s, and
 	// 503s that named a Retry-After.
 	RateLimited int
@@ -67,6 +74,8 @@ func (e *Error) Error() string {
 	}
 	fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
 	switch {
+	case e.Ambiguous:
+		b.WriteString(" (not a success; the change may or may not have been made)")
 	case isRedirect(e):
 		b.WriteString(" (a redirect, not a KeyMint answer)")
 	case !e.FromKeyMint:
@@ -171,6 +180,29 @@ func newError(op string, status int, body []byte, secrets []string) *Error {
 		e.Message = http.StatusText(status)
 	}
 	return e
+}
+
+// ambiguousError is the error of a 2xx answer that is not a success (see
+// Error.Ambiguous); why says what is wrong with it. A body that is not JSON
+// is quoted in part, cleaned and with secrets masked, to show what answered.
+func ambiguousError(st *callState, status int, why string, body []byte, fromKeyMint bool) *Error {
+	e := &Error{Operation: st.op, StatusCode: status, Ambiguous: true, FromKeyMint: fromKeyMint, Message: why}
+	if body != nil {
+		e.Message += ": " + quoteBody(body, st.secrets)
+	}
+	return e
+}
+
+// maxQuotedBody bounds the part of a body quoted in an error.
+const maxQuotedBody = 120
+
+// quoteBody is the start of body for an error: cleaned, secrets masked.
+func quoteBody(body []byte, secrets []string) string {
+	window := maxQuotedBody
+	for _, s := range secrets {
+		window += len(s)
+	}
+	return strconv.Quote(truncate(cleanText(redact(string(body[:min(len(body), window)]), secrets...)), maxQuotedBody))
 }
 
 // redirectError is the error of a 3xx answer, which the client never
@@ -334,7 +366,9 @@ func RequiredScope(op string) string {
 //   - IsForbiddenByLicenseState: any KeyMint 403 that is not about the
 //     token's scope (expired, blocked, inactive customer, ...), for a hint;
 //   - IsInsufficientScope: "Insufficient permissions for this operation"
-//     (401 or 403), the token lacking the call's scope (RequiredScope).
+//     (401 or 403), the token lacking the call's scope (RequiredScope);
+//   - IsAmbiguous: a 2xx that is not a success, after which the change may
+//     or may not have been made.
 var (
 	answerLicenseGone    = answer{status: http.StatusNotFound, code: 1, messages: []string{"invalid license key"}}
 	answerDeviceNotFound = answer{status: http.StatusNotFound, code: 1, messages: []string{"device not found"}}
@@ -446,6 +480,13 @@ func IsBlocked(err error) bool { return answerBlocked.matches(err) }
 // inactive customer may answer the same while devices still hold seats, so
 // it is not by itself proof that a seat is free: confirm with a read.
 func IsNotActivated(err error) bool { return answerNotActivated.matches(err) }
+
+// IsAmbiguous reports a 2xx answer that is not a success (Error.Ambiguous):
+// the change may or may not have been made.
+func IsAmbiguous(err error) bool {
+	e, ok := AsError(err)
+	return ok && e.Ambiguous
+}
 
 // IsRedirect reports a 3xx answer, which the client never follows: base_url
 // (or something in front of it) points elsewhere. It is not KeyMint's
