@@ -405,9 +405,10 @@ func (r request) payload() ([]byte, error) {
 func (c *Client) call(ctx context.Context, op string, build func(*paths) request) (object, error) {
 	p := c.paths.Load()
 	r := build(p)
-	st := &callState{op: op, secrets: []string{c.token, r.key}}
-	ctx = tflog.MaskAllFieldValuesStrings(ctx, st.secrets...)
-	ctx = tflog.MaskMessageStrings(ctx, st.secrets...)
+	st := &callState{op: op, mask: newMasker(c.token, r.key)}
+	// Every field logged here is masked already (see masker); tflog's
+	// masks back that up for the usual whole-string forms.
+	ctx = tflog.MaskLogStrings(ctx, st.mask.logStrings()...)
 	if r.mutating {
 		// The same key on every attempt of this operation lets a server
 		// that supports it recognise the repeat.
@@ -472,7 +473,7 @@ func (c *Client) decode(st *callState, status int, raw []byte, err error) (objec
 	case !ok:
 		return nil, ambiguousError(st, status, `the answer's "code" is not a whole number`, raw, true)
 	case code != 0:
-		return nil, newError(st.op, status, raw, st.secrets)
+		return nil, newError(st.op, status, raw, st.mask)
 	}
 	if v, ok := obj["success"]; ok && string(v) != "true" {
 		why := `the answer says "success": false`
@@ -480,7 +481,7 @@ func (c *Client) decode(st *callState, status int, raw []byte, err error) (objec
 			why = `the answer's "success" is not true but ` + describe(v)
 		}
 		e := ambiguousError(st, status, why, nil, true)
-		if m := newError(st.op, status, raw, st.secrets).quote(); m != http.StatusText(status) {
+		if m := newError(st.op, status, raw, st.mask).quote(); m != http.StatusText(status) {
 			e.Message += ": " + m
 		}
 		return nil, e
@@ -540,7 +541,7 @@ func (c *Client) logAnswer(ctx context.Context, st *callState, r request, status
 		"status":       status,
 		"duration_ms":  time.Since(start).Milliseconds(),
 		"rate_limited": st.rateLimited,
-		"body":         logBody(raw, st.secrets),
+		"body":         logBody(raw, st.mask),
 	})
 }
 
@@ -559,28 +560,19 @@ func newIdempotencyKey() string {
 	return hex.EncodeToString(b)
 }
 
-// redact replaces every occurrence of a non-empty secret in s.
-func redact(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "***")
-		}
-	}
-	return s
-}
-
 // maxLoggedBody bounds the body logged with a request or answer.
 const maxLoggedBody = 4096
 
 // logBody is the start of a body, with secrets masked, for the debug log.
 // It masks a window a little longer than what it keeps, so that a secret
-// that straddles the cut is masked too.
-func logBody(body []byte, secrets []string) string {
+// that straddles the cut is masked whole, and keeps nothing from beyond the
+// cut.
+func logBody(body []byte, m *masker) string {
 	window := maxLoggedBody
-	for _, s := range secrets {
-		window += len(s)
+	if m != nil {
+		window += m.longest
 	}
-	return truncate(redact(string(body[:min(len(body), window)]), secrets...), maxLoggedBody)
+	return m.truncate(string(body[:min(len(body), window)]), maxLoggedBody)
 }
 
 func truncate(s string, n int) string {

@@ -491,7 +491,7 @@ func TestGenerationTwoPaths(t *testing.T) {
 func TestLogBodyMasksAcrossTheCut(t *testing.T) {
 	// The key straddles the 4,096-byte cut: no part of it may show.
 	body := []byte(strings.Repeat("x", maxLoggedBody-10) + testKey + strings.Repeat("y", 100))
-	got := logBody(body, []string{testToken, testKey})
+	got := logBody(body, newMasker(testToken, testKey))
 	if strings.Contains(got, testKey[:10]) {
 		t.Errorf("the logged body shows the start of the key: …%s", got[len(got)-40:])
 	}

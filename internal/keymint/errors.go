@@ -16,7 +16,8 @@ import (
 
 // Error is a refusal from the KeyMint API, or from whatever answered in its
 // place: any answer that is not a success. Its message never contains the
-// access token or the license key, nor control characters from the server.
+// access token or the license key in any form (see masker), nor control
+// characters from the server.
 type Error struct {
 	// Operation is the call that failed: activate, deactivate or get-key.
 	Operation string
@@ -155,7 +156,7 @@ const maxMessage = 512
 // newError builds an *Error from a non-success answer. It reads both body
 // shapes the API is documented to send: {"message": "…", "code": N} and
 // {"error": {"code": "…", "message": "…"}, "code": N}.
-func newError(op string, status int, body []byte, secrets []string) *Error {
+func newError(op string, status int, body []byte, m *masker) *Error {
 	e := &Error{Operation: op, StatusCode: status}
 	var obj object
 	if json.Unmarshal(body, &obj) == nil && obj != nil {
@@ -174,7 +175,7 @@ func newError(op string, status int, body []byte, secrets []string) *Error {
 			e.Message = str(obj, "error")
 		}
 	}
-	clean := func(s string) string { return truncate(redact(cleanText(s), secrets...), maxMessage) }
+	clean := func(s string) string { return m.truncate(cleanText(s), maxMessage) }
 	e.Message, e.ErrorMessage, e.ErrorCode = clean(e.Message), clean(e.ErrorMessage), clean(e.ErrorCode)
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
@@ -188,7 +189,7 @@ func newError(op string, status int, body []byte, secrets []string) *Error {
 func ambiguousError(st *callState, status int, why string, body []byte, fromKeyMint bool) *Error {
 	e := &Error{Operation: st.op, StatusCode: status, Ambiguous: true, FromKeyMint: fromKeyMint, Message: why}
 	if body != nil {
-		e.Message += ": " + quoteBody(body, st.secrets)
+		e.Message += ": " + quoteBody(body, st.mask)
 	}
 	return e
 }
@@ -196,13 +197,23 @@ func ambiguousError(st *callState, status int, why string, body []byte, fromKeyM
 // maxQuotedBody bounds the part of a body quoted in an error.
 const maxQuotedBody = 120
 
-// quoteBody is the start of body for an error: cleaned, secrets masked.
-func quoteBody(body []byte, secrets []string) string {
+// quoteBody is the start of body for an error: cleaned, then secrets
+// masked (cleaning first, so that it cannot join the parts of a secret that
+// control characters kept apart).
+func quoteBody(body []byte, m *masker) string {
 	window := maxQuotedBody
-	for _, s := range secrets {
-		window += len(s)
+	if m != nil {
+		window += m.longest
 	}
-	return strconv.Quote(truncate(cleanText(redact(string(body[:min(len(body), window)]), secrets...)), maxQuotedBody))
+	// Cleaning shrinks text: take enough of it to fill the window.
+	var clean string
+	for raw := window; ; raw *= 4 {
+		clean = cleanText(string(body[:min(len(body), raw)]))
+		if len(clean) >= window || raw >= len(body) {
+			break
+		}
+	}
+	return strconv.Quote(m.truncate(clean, maxQuotedBody))
 }
 
 // redirectError is the error of a 3xx answer, which the client never
@@ -223,7 +234,7 @@ func redirectError(st *callState, status int, location, target string) *Error {
 	case err != nil || to.Host == "":
 		e.Message = "base_url redirects to a Location that is not a URL"
 	default:
-		where := truncate(redact(cleanText(strings.ToLower(to.Scheme)+"://"+to.Host), st.secrets...), 256)
+		where := st.mask.truncate(cleanText(strings.ToLower(to.Scheme)+"://"+to.Host), 256)
 		e.Message = "base_url redirects to " + where
 		switch {
 		case strings.EqualFold(from.Scheme, to.Scheme) && strings.EqualFold(from.Host, to.Host):

@@ -151,8 +151,8 @@ func (t bufferingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 
 // callState is what one call (all its attempts) has used of its budgets.
 type callState struct {
-	op      string
-	secrets []string
+	op   string
+	mask *masker // the call's secrets
 	// idempotencyKey is sent with every attempt of a mutating call.
 	idempotencyKey string
 	// retries counts retries after transport failures and 5xx answers.
@@ -175,7 +175,7 @@ func (st *callState) giveUp(cause *Error, next, budget time.Duration) error {
 	}
 	e := *cause
 	e.Operation = st.op
-	e.Message, e.ErrorMessage = redact(e.Message, st.secrets...), redact(e.ErrorMessage, st.secrets...)
+	e.Message, e.ErrorMessage = st.mask.redact(e.Message), st.mask.redact(e.ErrorMessage)
 	e.RateLimited, e.Waited = st.rateLimited, st.waited
 	e.gaveUp, e.budget, e.next, e.note = true, budget, next, ""
 	return &e
@@ -194,13 +194,14 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 		return 0, nil, fmt.Errorf("%s: encoding the request: %w", st.op, err)
 	}
 	if _, err := c.newRequest(ctx, st, r, target, payload); err != nil {
-		return 0, nil, fmt.Errorf("%s: building the request: %w", st.op, err)
+		// Not the *url.Error, whose text repeats the request URL.
+		return 0, nil, fmt.Errorf("%s: building the request for %s: %s", st.op, c.shownURL, st.mask.redact(unwrapURLError(err).Error()))
 	}
 	tflog.Debug(ctx, "KeyMint API request", map[string]any{
 		"operation": st.op,
 		"method":    r.method,
 		"path":      r.path,
-		"body":      logBody(payload, st.secrets),
+		"body":      logBody(payload, st.mask),
 	})
 	start := time.Now()
 	// own is this call's backoff after a rate-limit answer that named no
@@ -223,14 +224,14 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return 0, nil, fmt.Errorf("%s: %w", st.op, ctxErr)
 			}
-			msg := redact(unwrapURLError(err).Error(), st.secrets...)
+			msg := st.mask.redact(unwrapURLError(err).Error())
 			failure = fmt.Errorf("%s: no answer from %s: %s", st.op, c.shownURL, msg)
 			fields["error"] = msg
 			if permanent(err) {
 				return 0, nil, failure
 			}
 		case isRateLimit(status, header):
-			e := newError(st.op, status, raw, st.secrets)
+			e := newError(st.op, status, raw, st.mask)
 			st.rateLimited++
 			st.lastRateLimit = e
 			wait, named := retryAfter(header.Get("Retry-After"), now)
@@ -254,7 +255,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 			})
 			continue
 		case status >= 500 && status <= 599 && status != http.StatusNotImplemented:
-			failure = newError(st.op, status, raw, st.secrets)
+			failure = newError(st.op, status, raw, st.mask)
 			fields["status"] = status
 		case status >= 300 && status <= 399:
 			// Never followed (see newHTTPClient), and never retried: the
@@ -264,7 +265,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 		default:
 			c.logAnswer(ctx, st, r, status, raw, start)
 			if status < 200 || status > 299 {
-				return status, raw, newError(st.op, status, raw, st.secrets)
+				return status, raw, newError(st.op, status, raw, st.mask)
 			}
 			return status, raw, nil
 		}
