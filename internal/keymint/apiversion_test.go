@@ -158,7 +158,7 @@ func TestAutoBothUnknown(t *testing.T) {
 	g := &generations{}
 	c := generationsClient(t, g, APIAuto)
 	_, err := c.Deactivate(context.Background(), testProduct, testKey, "h")
-	if !IsUnknownRoute(err) || IsAlreadyFree(err) || IsLicenseNotFound(err) || IsDeviceNotFound(err) {
+	if !IsUnknownRoute(err) || IsNotActivated(err) || IsLicenseNotFound(err) || IsDeviceNotFound(err) {
 		t.Fatalf("err = %v: want an unknown route and nothing else", err)
 	}
 	for _, want := range []string{
@@ -211,7 +211,7 @@ func TestPinnedVersionsDoNotFallBack(t *testing.T) {
 			g := &generations{gen1: tt.gen1, gen2: !tt.gen1}
 			c := generationsClient(t, g, tt.version)
 			_, err := c.Deactivate(context.Background(), testProduct, testKey, "h")
-			if !IsUnknownRoute(err) || IsAlreadyFree(err) {
+			if !IsUnknownRoute(err) || IsDeviceNotFound(err) || IsNotActivated(err) {
 				t.Fatalf("err = %v, want an unknown route", err)
 			}
 			want := "POST " + tt.path + " was answered as an unknown route by something that is not KeyMint (API generation " + tt.version + "); check base_url and api_version"

@@ -98,7 +98,9 @@ type Config struct {
 
 // Client calls the KeyMint API. It is safe for concurrent use.
 type Client struct {
-	baseURL   string
+	baseURL string
+	// shownURL is baseURL as errors show it (see displayURL).
+	shownURL  string
 	token     string
 	userAgent string
 	// paths is the path set in use; auto allows switching it from
@@ -134,7 +136,13 @@ func New(cfg Config) (*Client, error) {
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("base URL %q is not an absolute http or https URL", cfg.BaseURL)
+		return nil, fmt.Errorf("base URL %q is not an absolute http or https URL", displayURL(cfg.BaseURL))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("base URL %q must not contain user information; the access token goes in AccessToken", displayURL(cfg.BaseURL))
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(cfg.BaseURL, "#") {
+		return nil, fmt.Errorf("base URL %q must not have a query or a fragment", displayURL(cfg.BaseURL))
 	}
 	version := cfg.APIVersion
 	if version == "" {
@@ -159,6 +167,7 @@ func New(cfg Config) (*Client, error) {
 	baseURL := strings.TrimRight(cfg.BaseURL, "/")
 	c := &Client{
 		baseURL:   baseURL,
+		shownURL:  displayURL(baseURL),
 		token:     cfg.AccessToken,
 		userAgent: ua,
 		auto:      version == APIAuto,
@@ -294,8 +303,10 @@ func (c *Client) Activate(ctx context.Context, in ActivateInput) (*Activation, e
 // Deactivate frees the seat held by hostID.
 //
 // Retrying it is safe: if an earlier attempt freed the seat but its answer
-// was lost, the retry is answered 404 "Device not found" or 403 "License not
-// activated", which IsAlreadyFree reports, and callers count as freed.
+// was lost, the retry is answered 404 "Device not found" (IsDeviceNotFound)
+// or 403 "License not activated" (IsNotActivated). Callers count the first
+// as freed; the second only once a read confirms that the host holds no
+// seat, since a blocked key or an inactive customer may answer the same.
 func (c *Client) Deactivate(ctx context.Context, productID, licenseKey, hostID string) (*Deactivation, error) {
 	if hostID == "" {
 		return nil, errors.New("deactivate: the host ID is empty; use DeactivateAll to free every seat")
@@ -394,9 +405,10 @@ func (r request) payload() ([]byte, error) {
 func (c *Client) call(ctx context.Context, op string, build func(*paths) request) (object, error) {
 	p := c.paths.Load()
 	r := build(p)
-	st := &callState{op: op, secrets: []string{c.token, r.key}}
-	ctx = tflog.MaskAllFieldValuesStrings(ctx, st.secrets...)
-	ctx = tflog.MaskMessageStrings(ctx, st.secrets...)
+	st := &callState{op: op, mask: newMasker(c.token, r.key)}
+	// Every field logged here is masked already (see masker); tflog's
+	// masks back that up for the usual whole-string forms.
+	ctx = tflog.MaskLogStrings(ctx, st.mask.logStrings()...)
 	if r.mutating {
 		// The same key on every attempt of this operation lets a server
 		// that supports it recognise the repeat.
@@ -437,21 +449,42 @@ func (c *Client) call(ctx context.Context, op string, build func(*paths) request
 	return obj, nil
 }
 
-// decode reads the JSON object of a 2xx answer that send returned.
+// decode reads the JSON object of a 2xx answer that send returned. Only
+// KeyMint's own success is one: a JSON object whose numeric "code" is 0 and
+// that does not say "success": false. A non-zero code is KeyMint's refusal,
+// sent with a 2xx by some servers; anything else is ambiguous (see
+// Error.Ambiguous).
 func (c *Client) decode(st *callState, status int, raw []byte, err error) (object, error) {
 	if err != nil {
 		return nil, err
 	}
 	var obj object
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, fmt.Errorf("%s: the answer (HTTP %d) is not a JSON object: %w", st.op, status, err)
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, ambiguousError(st, status, "the body is empty", nil, false)
 	}
-	if obj == nil {
-		return nil, fmt.Errorf("%s: the answer (HTTP %d) is not a JSON object", st.op, status)
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return nil, ambiguousError(st, status, "the body is not a JSON object", raw, false)
 	}
-	// Some servers send a 200 with a non-zero code for a refusal.
-	if code, ok := integer(obj, "code"); ok && code != 0 {
-		return nil, newError(st.op, status, raw, st.secrets)
+	if !isKeyMintAnswer(obj) {
+		return nil, ambiguousError(st, status, `the answer has no numeric "code", so it is not KeyMint's`, raw, false)
+	}
+	code, ok := integer(obj, "code")
+	switch {
+	case !ok:
+		return nil, ambiguousError(st, status, `the answer's "code" is not a whole number`, raw, true)
+	case code != 0:
+		return nil, newError(st.op, status, raw, st.mask)
+	}
+	if v, ok := obj["success"]; ok && string(v) != "true" {
+		why := `the answer says "success": false`
+		if string(v) != "false" {
+			why = `the answer's "success" is not true but ` + describe(v)
+		}
+		e := ambiguousError(st, status, why, nil, true)
+		if m := newError(st.op, status, raw, st.mask).quote(); m != http.StatusText(status) {
+			e.Message += ": " + m
+		}
+		return nil, e
 	}
 	return obj, nil
 }
@@ -508,7 +541,7 @@ func (c *Client) logAnswer(ctx context.Context, st *callState, r request, status
 		"status":       status,
 		"duration_ms":  time.Since(start).Milliseconds(),
 		"rate_limited": st.rateLimited,
-		"body":         logBody(raw, st.secrets),
+		"body":         logBody(raw, st.mask),
 	})
 }
 
@@ -527,28 +560,19 @@ func newIdempotencyKey() string {
 	return hex.EncodeToString(b)
 }
 
-// redact replaces every occurrence of a non-empty secret in s.
-func redact(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "***")
-		}
-	}
-	return s
-}
-
 // maxLoggedBody bounds the body logged with a request or answer.
 const maxLoggedBody = 4096
 
 // logBody is the start of a body, with secrets masked, for the debug log.
 // It masks a window a little longer than what it keeps, so that a secret
-// that straddles the cut is masked too.
-func logBody(body []byte, secrets []string) string {
+// that straddles the cut is masked whole, and keeps nothing from beyond the
+// cut.
+func logBody(body []byte, m *masker) string {
 	window := maxLoggedBody
-	for _, s := range secrets {
-		window += len(s)
+	if m != nil {
+		window += m.longest
 	}
-	return truncate(redact(string(body[:min(len(body), window)]), secrets...), maxLoggedBody)
+	return m.truncate(string(body[:min(len(body), window)]), maxLoggedBody)
 }
 
 func truncate(s string, n int) string {

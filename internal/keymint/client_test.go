@@ -221,7 +221,7 @@ func TestGetKeyMalformed(t *testing.T) {
 
 func TestErrorMapping(t *testing.T) {
 	type preds struct {
-		unauth, notFound, device, license, seat, notAct, free, rate, server, scope, state, unknown bool
+		unauth, notFound, device, license, seat, notAct, blocked, rate, server, scope, state, unknown, redirect bool
 	}
 	tests := []struct {
 		name   string
@@ -235,24 +235,52 @@ func TestErrorMapping(t *testing.T) {
 		{"missing params", 400, `{"message":"Missing required params","code":1}`, 1, "", true, preds{}},
 		{"bad token", 401, `{"message":"Invalid access token","code":1}`, 1, "", true, preds{unauth: true}},
 		{"limit", 403, `{"message":"Activation limit reached","code":2}`, 2, "", true, preds{seat: true, state: true}},
-		{"not activated", 403, `{"message":"License not activated","code":2}`, 2, "", true, preds{notAct: true, free: true, state: true}},
+		{"limit, other code", 403, `{"message":"Activation limit reached","code":1}`, 1, "", true, preds{seat: true, state: true}},
+		{"limit, longer words", 403, `{"message":"Activation limit reached for this product","code":2}`, 2, "", true, preds{state: true}},
+		{"not activated", 403, `{"message":"License not activated","code":2}`, 2, "", true, preds{notAct: true, state: true}},
+		{"not activated, case and spaces", 403, `{"message":"  license NOT activated ","code":2}`, 2, "", true, preds{notAct: true, state: true}},
+		{"not activated, other code", 403, `{"message":"License not activated","code":1}`, 1, "", true, preds{state: true}},
+		{"not activated, longer words", 403, `{"message":"License not activated: key is blocked","code":2}`, 2, "", true, preds{state: true}},
+		{"not active", 403, `{"message":"License is not active","code":2}`, 2, "", true, preds{state: true}},
+		{"not activated, not 403", 400, `{"message":"License not activated","code":2}`, 2, "", true, preds{}},
+		{"blocked", 403, `{"message":"License is blocked","code":2}`, 2, "", true, preds{blocked: true, state: true}},
+		{"key blocked", 403, `{"message":"Key blocked","code":2}`, 2, "", true, preds{blocked: true, state: true}},
+		{"blocked, one word", 403, `{"message":"Blocked","code":1}`, 1, "", true, preds{blocked: true, state: true}},
+		{"blocked, not 403", 400, `{"message":"License is blocked","code":2}`, 2, "", true, preds{}},
 		{"expired", 403, `{"message":"License expired","code":2}`, 2, "", true, preds{state: true}},
+		{"inactive customer", 403, `{"message":"Customer is inactive","code":2}`, 2, "", true, preds{state: true}},
 		{"unknown key", 404, `{"message":"Invalid license key","code":1}`, 1, "", true, preds{notFound: true, license: true}},
-		{"device", 404, `{"message":"Device not found","code":1}`, 1, "", true, preds{notFound: true, device: true, free: true}},
-		{"unknown product", 404, `{"message":"Product not found","code":1}`, 1, "", true, preds{notFound: true, license: true}},
+		{"unknown key, case and spaces", 404, `{"message":" INVALID LICENSE KEY  ","code":1}`, 1, "", true, preds{notFound: true, license: true}},
+		{"unknown key, other code", 404, `{"message":"Invalid license key","code":2}`, 2, "", true, preds{notFound: true}},
+		{"unknown key, punctuated", 404, `{"message":"Invalid license key.","code":1}`, 1, "", true, preds{notFound: true}},
+		{"unknown key, not 404", 400, `{"message":"Invalid license key","code":1}`, 1, "", true, preds{}},
+		{"device", 404, `{"message":"Device not found","code":1}`, 1, "", true, preds{notFound: true, device: true}},
+		{"device, other code", 404, `{"message":"Device not found","code":2}`, 2, "", true, preds{notFound: true}},
+		{"device, longer words", 404, `{"message":"Device not found for license key","code":1}`, 1, "", true, preds{notFound: true}},
+		{"device, not 404", 403, `{"message":"Device not found","code":1}`, 1, "", true, preds{state: true}},
+		// "Product not found" (a token of another account, say) is not a
+		// license that is gone.
+		{"unknown product", 404, `{"message":"Product not found","code":1}`, 1, "", true, preds{notFound: true}},
+		{"unknown product or inactive", 404, `{"message":"Product not found or inactive","code":1}`, 1, "", true, preds{notFound: true}},
 		{"unknown key, nested", 404, `{"message":"Request failed","code":1,"error":{"code":"NOT_FOUND","message":"Invalid license key"}}`, 1, "NOT_FOUND", true, preds{notFound: true, license: true}},
+		{"unknown key, nested under other words", 404, `{"message":"Product not found","code":1,"error":{"code":"NOT_FOUND","message":"Invalid license key"}}`, 1, "NOT_FOUND", true, preds{notFound: true}},
 		// KeyMint's 404 that names no license, key or product: not a
 		// license that is gone.
 		{"KeyMint 404, nothing named", 404, `{"message":"Not found","code":1}`, 1, "", true, preds{notFound: true}},
+		// A route error that carries a numeric code is still no answer
+		// about a license.
+		{"route error with a code", 404, `{"message":"Cannot POST /deactivate-key","code":1}`, 1, "", true, preds{notFound: true}},
 		// Answers that are not KeyMint's allow no conclusion, whatever
 		// their words.
 		{"proxy page", 404, `<html>404 Not Found: license key</html>`, 0, "", false, preds{notFound: true, unknown: true}},
 		{"web framework 404", 404, `{"message":"Cannot POST /deactivate-key","error":"Not Found","statusCode":404}`, 0, "", false, preds{notFound: true, unknown: true}},
 		{"web framework, device words", 404, `{"message":"Device not found","statusCode":404}`, 0, "", false, preds{notFound: true, unknown: true}},
+		{"web framework, key words", 404, `{"message":"Invalid license key","statusCode":404}`, 0, "", false, preds{notFound: true, unknown: true}},
 		{"code as a string", 404, `{"message":"Invalid license key","code":"1"}`, 0, "", false, preds{notFound: true, unknown: true}},
 		{"method not allowed", 405, `Method Not Allowed`, 0, "", false, preds{unknown: true}},
 		{"KeyMint 405", 405, `{"message":"Method not allowed","code":1}`, 1, "", true, preds{}},
 		{"proxy 403", 403, `<html>Forbidden: activation limit reached, license not activated</html>`, 0, "", false, preds{}},
+		{"proxy 403, exact words", 403, `{"message":"License not activated"}`, 0, "", false, preds{}},
 		{"insufficient scope 403", 403, `{"message":"Insufficient permissions for this operation","code":1}`, 1, "", true, preds{scope: true}},
 		{"insufficient scope 401", 401, `{"message":"Insufficient permissions for this operation","code":1}`, 1, "", true, preds{unauth: true, scope: true}},
 		{"insufficient scope, nested", 403, `{"message":"Request failed","code":1,"error":{"code":"FORBIDDEN","message":"Insufficient permissions: activation limit not active"}}`, 1, "FORBIDDEN", true, preds{scope: true}},
@@ -261,6 +289,7 @@ func TestErrorMapping(t *testing.T) {
 		{"server", 500, `{"message":"Server error","code":1}`, 1, "", true, preds{server: true}},
 		{"gateway, no JSON", 502, `<html>bad gateway</html>`, 0, "", false, preds{server: true}},
 		{"200 with a refusal code", 200, `{"message":"Activation limit reached","code":2}`, 2, "", true, preds{}},
+		{"200 with a refusal code, device words", 200, `{"message":"Device not found","code":1}`, 1, "", true, preds{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,15 +306,16 @@ func TestErrorMapping(t *testing.T) {
 				t.Error("empty message")
 			}
 			got := preds{IsUnauthorized(err), IsNotFound(err), IsDeviceNotFound(err), IsLicenseNotFound(err),
-				IsSeatLimitReached(err), IsNotActivated(err), IsAlreadyFree(err), IsRateLimited(err), IsServerError(err),
-				IsInsufficientScope(err), IsForbiddenByLicenseState(err), IsUnknownRoute(err)}
+				IsSeatLimitReached(err), IsNotActivated(err), IsBlocked(err), IsRateLimited(err), IsServerError(err),
+				IsInsufficientScope(err), IsForbiddenByLicenseState(err), IsUnknownRoute(err), IsRedirect(err)}
 			if got != tt.want {
 				t.Errorf("predicates = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
 	plain := errors.New("plain")
-	if IsNotFound(plain) || IsServerError(nil) || IsUnknownRoute(plain) || IsInsufficientScope(nil) || IsForbiddenByLicenseState(plain) {
+	if IsNotFound(plain) || IsServerError(nil) || IsUnknownRoute(plain) || IsInsufficientScope(nil) || IsForbiddenByLicenseState(plain) ||
+		IsLicenseNotFound(plain) || IsDeviceNotFound(nil) || IsNotActivated(plain) || IsBlocked(nil) || IsSeatLimitReached(plain) || IsRedirect(nil) {
 		t.Error("predicates matched a non-API error")
 	}
 }
@@ -461,7 +491,7 @@ func TestGenerationTwoPaths(t *testing.T) {
 func TestLogBodyMasksAcrossTheCut(t *testing.T) {
 	// The key straddles the 4,096-byte cut: no part of it may show.
 	body := []byte(strings.Repeat("x", maxLoggedBody-10) + testKey + strings.Repeat("y", 100))
-	got := logBody(body, []string{testToken, testKey})
+	got := logBody(body, newMasker(testToken, testKey))
 	if strings.Contains(got, testKey[:10]) {
 		t.Errorf("the logged body shows the start of the key: …%s", got[len(got)-40:])
 	}

@@ -2,6 +2,7 @@ package keymint
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -59,19 +60,6 @@ func integer(obj object, names ...string) (int64, bool) {
 	return 0, false
 }
 
-// boolean reads a boolean field.
-func boolean(obj object, names ...string) (bool, bool) {
-	v, ok := field(obj, names...)
-	if !ok {
-		return false, false
-	}
-	var b bool
-	if json.Unmarshal(v, &b) != nil {
-		return false, false
-	}
-	return b, true
-}
-
 // sub reads a nested object.
 func sub(obj object, names ...string) (object, bool) {
 	v, ok := field(obj, names...)
@@ -85,60 +73,238 @@ func sub(obj object, names ...string) (object, bool) {
 	return o, true
 }
 
+// The answer of get-key is read strictly: the provider decides from it
+// whether a host holds a seat, so a field it cannot read is an error naming
+// the field, never a default. A missing devices list is not "no devices"; a
+// device without a host ID is not a device; a seat limit that is not a
+// whole number is not "unlimited". Fields the client does not know are
+// ignored, and both casings are read (see field; where both are present,
+// each must be readable and the first non-null one wins).
+
+// licensePath and customerPath name the objects in errors.
+const (
+	licensePath  = "data.license"
+	customerPath = "data.customer"
+)
+
 // decodeLicense reads the answer of get-key:
 // {"code":0,"data":{"license":{…},"customer":{…}|null}}.
 func decodeLicense(obj object) (*License, error) {
-	data, ok := sub(obj, "data")
-	if !ok {
-		return nil, fmt.Errorf("get-key: the answer has no data object")
+	lic, err := readLicense(obj)
+	if err != nil {
+		return nil, fmt.Errorf("get-key: %w", err)
 	}
-	lic, ok := sub(data, "license")
-	if !ok {
-		return nil, fmt.Errorf("get-key: the answer has no data.license object")
+	return lic, nil
+}
+
+func readLicense(obj object) (*License, error) {
+	lic, data, err := licenseObjects(obj)
+	if err != nil {
+		return nil, err
 	}
-	out := &License{
-		ID:             str(lic, "id"),
-		ProductID:      str(lic, "product_id", "productId"),
-		ExpirationDate: str(lic, "expiration_date", "expirationDate"),
-		Activated:      true,
+	out := &License{Activated: true}
+	for _, f := range []struct {
+		dst   *string
+		names []string
+	}{
+		{&out.ID, []string{"id"}},
+		{&out.ProductID, []string{"product_id", "productId"}},
+		{&out.ExpirationDate, []string{"expiration_date", "expirationDate"}},
+	} {
+		if *f.dst, err = optString(lic, licensePath, f.names...); err != nil {
+			return nil, err
+		}
 	}
-	if n, ok := integer(lic, "max_activations", "maxActivations", "usage_limit", "usageLimit"); ok {
-		out.MaxActivations = &n
+	if out.MaxActivations, err = count(lic, licensePath, "max_activations", "maxActivations", "usage_limit", "usageLimit"); err != nil {
+		return nil, err
 	}
-	if b, ok := boolean(lic, "activated"); ok {
+	if b, ok, err := optBool(lic, licensePath, "activated"); err != nil {
+		return nil, err
+	} else if ok {
 		out.Activated = b
 	}
-	if raw, ok := field(lic, "devices"); ok {
-		devs, err := decodeDevices(raw)
-		if err != nil {
-			return nil, fmt.Errorf("get-key: data.license.devices is not a list of devices: %w", err)
-		}
-		out.Devices = devs
-		out.byHost = make(map[string]int, len(devs))
-		for i, d := range devs {
-			out.byHost[d.HostID] = i
-		}
+	raw, ok := lic["devices"]
+	if !ok {
+		return nil, fmt.Errorf("the answer's %s has no devices field, so it does not say which hosts hold seats", licensePath)
 	}
-	if n, ok := integer(lic, "activations"); ok {
-		out.Activations = n
-	} else {
+	if out.Devices, err = decodeDevices(raw); err != nil {
+		return nil, err
+	}
+	out.byHost = make(map[string]int, len(out.Devices))
+	for i, d := range out.Devices {
+		out.byHost[d.HostID] = i
+	}
+	n, err := count(lic, licensePath, "activations")
+	switch {
+	case err != nil:
+		return nil, err
+	case n != nil:
+		out.Activations = *n
+	default:
 		out.Activations = int64(len(out.Devices))
 	}
-	// The customer sits beside the license; some answers nest it inside.
-	cust, ok := sub(data, "customer")
-	if !ok {
-		cust, ok = sub(lic, "customer")
-	}
-	if ok {
-		c := &Customer{
-			ID:    str(cust, "id"),
-			Name:  str(cust, "name"),
-			Email: str(cust, "email"),
-		}
-		c.Active, _ = boolean(cust, "active")
-		out.Customer = c
+	if out.Customer, err = decodeCustomer(data, lic); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// licenseObjects returns the license object of a get-key answer, and the
+// data object around it.
+func licenseObjects(obj object) (lic, data object, err error) {
+	data, err = optObject(obj, "", "data")
+	if err == nil && data == nil {
+		err = errors.New("the answer has no data object")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	lic, err = optObject(data, "data", "license")
+	if err == nil && lic == nil {
+		err = fmt.Errorf("the answer has no %s object", licensePath)
+	}
+	return lic, data, err
+}
+
+// decodeCustomer reads the customer, which sits beside the license; some
+// answers nest it inside. It is nil when there is none.
+func decodeCustomer(data, lic object) (*Customer, error) {
+	path := customerPath
+	cust, err := optObject(data, "data", "customer")
+	if err == nil && cust == nil {
+		path = licensePath + ".customer"
+		cust, err = optObject(lic, licensePath, "customer")
+	}
+	if err != nil || cust == nil {
+		return nil, err
+	}
+	c := &Customer{}
+	for _, f := range []struct {
+		dst  *string
+		name string
+	}{{&c.ID, "id"}, {&c.Name, "name"}, {&c.Email, "email"}} {
+		if *f.dst, err = optString(cust, path, f.name); err != nil {
+			return nil, err
+		}
+	}
+	if c.Active, _, err = optBool(cust, path, "active"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// fieldError reports a field of the get-key answer that is not what it
+// must be.
+func fieldError(path, name, want string, raw json.RawMessage) error {
+	if path != "" {
+		name = path + "." + name
+	}
+	return fmt.Errorf("the answer's %s must be %s, not %s", name, want, describe(raw))
+}
+
+// describe says what a JSON value is, for errors. It shows numbers and
+// literals, but never the content of a string, which might be a secret.
+func describe(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "empty"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	}
+	return truncate(string(raw), 40)
+}
+
+// optString reads an optional string field under any of names: "" when
+// absent or null. Every name present must hold a string or null.
+func optString(obj object, path string, names ...string) (string, error) {
+	out, found := "", false
+	for _, n := range names {
+		raw, ok := obj[n]
+		if !ok || string(raw) == "null" {
+			continue
+		}
+		var s string
+		if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+			return "", fieldError(path, n, "a string or null", raw)
+		}
+		if !found {
+			out, found = s, true
+		}
+	}
+	return out, nil
+}
+
+// optBool reads an optional boolean field: ok is false when it is absent.
+// When present, it must be a JSON boolean (not null, not a string).
+func optBool(obj object, path, name string) (b, ok bool, err error) {
+	raw, present := obj[name]
+	if !present {
+		return false, false, nil
+	}
+	switch string(raw) {
+	case "true":
+		return true, true, nil
+	case "false":
+		return false, true, nil
+	}
+	return false, false, fieldError(path, name, "true or false", raw)
+}
+
+// count reads a count under any of names: nil when absent or null (for a
+// seat limit: unlimited), else a non-negative whole number that fits in an
+// int64, as a JSON number or a string of decimal digits (KeyMint takes
+// numeric strings for the seat limit elsewhere). 1.5, 1e3, -1 and true are
+// errors. Every name present must hold a count or null.
+func count(obj object, path string, names ...string) (*int64, error) {
+	var out *int64
+	for _, n := range names {
+		raw, ok := obj[n]
+		if !ok || string(raw) == "null" {
+			continue
+		}
+		digits := string(raw)
+		if raw[0] == '"' {
+			if json.Unmarshal(raw, &digits) != nil {
+				digits = ""
+			}
+		}
+		v, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil || !isDigits(digits) {
+			return nil, fieldError(path, n, "null or a whole number from 0 to 9223372036854775807", raw)
+		}
+		if out == nil {
+			out = &v
+		}
+	}
+	return out, nil
+}
+
+// isDigits reports a non-empty string of ASCII decimal digits.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// optObject reads an optional object field: nil when absent or null.
+func optObject(obj object, path, name string) (object, error) {
+	raw, ok := obj[name]
+	if !ok || string(raw) == "null" {
+		return nil, nil
+	}
+	var o object
+	if raw[0] != '{' || json.Unmarshal(raw, &o) != nil {
+		return nil, fieldError(path, name, "an object or null", raw)
+	}
+	return o, nil
 }
 
 // wireDevice is a device in either casing. Decoding into a struct rather
@@ -155,36 +321,76 @@ type wireDevice struct {
 	ActivationTimeCamel *string `json:"activationTime"`
 }
 
-// decodeDevices reads the devices list. Should a field not be a string
-// (a number, say), it falls back to the slower, lenient reading.
+// devicesPath names the devices list in errors.
+const devicesPath = licensePath + ".devices"
+
+// deviceFields are the string fields of a device, in both casings; the
+// first is the host ID.
+var deviceFields = [][]string{
+	{"host_id", "hostId"},
+	{"device_tag", "deviceTag"},
+	{"ip_address", "ipAddress"},
+	{"activation_time", "activationTime"},
+}
+
+// decodeDevices reads the devices list: a list of objects, each with a
+// non-empty string host ID, whose other fields are strings or null. The
+// fast path decodes into structs; on any problem, the slow path finds the
+// device and the field to name.
 func decodeDevices(raw json.RawMessage) ([]Device, error) {
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, fieldError("", devicesPath, "a list of devices", raw)
+	}
 	var wire []wireDevice
-	if err := json.Unmarshal(raw, &wire); err == nil {
-		devs := make([]Device, len(wire))
-		for i, w := range wire {
-			devs[i] = Device{
-				HostID:         either(w.HostID, w.HostIDCamel),
-				DeviceTag:      either(w.DeviceTag, w.DeviceTagCamel),
-				IPAddress:      either(w.IPAddress, w.IPAddressCamel),
-				ActivationTime: either(w.ActivationTime, w.ActivationTimeCamel),
-			}
-		}
-		return devs, nil
+	if err := json.Unmarshal(raw, &wire); err != nil {
+		return nil, devicesProblem(raw, err)
 	}
-	var objs []object
-	if err := json.Unmarshal(raw, &objs); err != nil {
-		return nil, err
-	}
-	devs := make([]Device, len(objs))
-	for i, d := range objs {
+	devs := make([]Device, len(wire))
+	for i, w := range wire {
 		devs[i] = Device{
-			HostID:         str(d, "host_id", "hostId"),
-			DeviceTag:      str(d, "device_tag", "deviceTag"),
-			IPAddress:      str(d, "ip_address", "ipAddress"),
-			ActivationTime: str(d, "activation_time", "activationTime"),
+			HostID:         either(w.HostID, w.HostIDCamel),
+			DeviceTag:      either(w.DeviceTag, w.DeviceTagCamel),
+			IPAddress:      either(w.IPAddress, w.IPAddressCamel),
+			ActivationTime: either(w.ActivationTime, w.ActivationTimeCamel),
+		}
+		if devs[i].HostID == "" {
+			return nil, devicesProblem(raw, nil)
 		}
 	}
 	return devs, nil
+}
+
+// devicesProblem says what is wrong with a devices list that the fast path
+// could not read: which device, and which of its fields.
+func devicesProblem(raw json.RawMessage, cause error) error {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return fmt.Errorf("the answer's %s is not a JSON list: %w", devicesPath, err)
+	}
+	for i, item := range items {
+		path := fmt.Sprintf("%s[%d]", devicesPath, i)
+		var obj object
+		if item[0] != '{' || json.Unmarshal(item, &obj) != nil {
+			return fmt.Errorf("the answer's %s must be a device object, not %s", path, describe(item))
+		}
+		var host string
+		for j, names := range deviceFields {
+			s, err := optString(obj, path, names...)
+			if err != nil {
+				return err
+			}
+			if j == 0 {
+				host = s
+			}
+		}
+		if host == "" {
+			return fmt.Errorf("the answer's %s has no host ID: host_id or hostId must be a non-empty string", path)
+		}
+	}
+	if cause == nil {
+		cause = errors.New("unreadable")
+	}
+	return fmt.Errorf("the answer's %s could not be read: %w", devicesPath, cause)
 }
 
 // either returns the first non-nil of a and b, or "".

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -14,7 +16,8 @@ import (
 
 // Error is a refusal from the KeyMint API, or from whatever answered in its
 // place: any answer that is not a success. Its message never contains the
-// access token or the license key, nor control characters from the server.
+// access token or the license key in any form (see masker), nor control
+// characters from the server.
 type Error struct {
 	// Operation is the call that failed: activate, deactivate or get-key.
 	Operation string
@@ -35,6 +38,12 @@ type Error struct {
 	// framework's answer for a route it does not know) is not, and allows
 	// no conclusion about a license or a seat.
 	FromKeyMint bool
+	// Ambiguous tells a 2xx answer that is not a success: its body is not a
+	// JSON object, is not KeyMint's (it has no numeric "code"), or says
+	// "success": false. The server may or may not have made the change, so
+	// callers must treat the outcome as unknown (an activation stays
+	// tainted). It allows no conclusion about a license or a seat.
+	Ambiguous bool
 	// RateLimited counts the rate-limit answers this call got: 429s, and
 	// 503s that named a Retry-After.
 	RateLimited int
@@ -66,6 +75,10 @@ func (e *Error) Error() string {
 	}
 	fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
 	switch {
+	case e.Ambiguous:
+		b.WriteString(" (not a success; the change may or may not have been made)")
+	case isRedirect(e):
+		b.WriteString(" (a redirect, not a KeyMint answer)")
 	case !e.FromKeyMint:
 		b.WriteString(" (not a KeyMint answer)")
 	case e.ErrorCode != "":
@@ -143,7 +156,7 @@ const maxMessage = 512
 // newError builds an *Error from a non-success answer. It reads both body
 // shapes the API is documented to send: {"message": "…", "code": N} and
 // {"error": {"code": "…", "message": "…"}, "code": N}.
-func newError(op string, status int, body []byte, secrets []string) *Error {
+func newError(op string, status int, body []byte, m *masker) *Error {
 	e := &Error{Operation: op, StatusCode: status}
 	var obj object
 	if json.Unmarshal(body, &obj) == nil && obj != nil {
@@ -162,12 +175,104 @@ func newError(op string, status int, body []byte, secrets []string) *Error {
 			e.Message = str(obj, "error")
 		}
 	}
-	clean := func(s string) string { return truncate(redact(cleanText(s), secrets...), maxMessage) }
+	clean := func(s string) string { return m.truncate(cleanText(s), maxMessage) }
 	e.Message, e.ErrorMessage, e.ErrorCode = clean(e.Message), clean(e.ErrorMessage), clean(e.ErrorCode)
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
 	}
 	return e
+}
+
+// ambiguousError is the error of a 2xx answer that is not a success (see
+// Error.Ambiguous); why says what is wrong with it. A body that is not JSON
+// is quoted in part, cleaned and with secrets masked, to show what answered.
+func ambiguousError(st *callState, status int, why string, body []byte, fromKeyMint bool) *Error {
+	e := &Error{Operation: st.op, StatusCode: status, Ambiguous: true, FromKeyMint: fromKeyMint, Message: why}
+	if body != nil {
+		e.Message += ": " + quoteBody(body, st.mask)
+	}
+	return e
+}
+
+// maxQuotedBody bounds the part of a body quoted in an error.
+const maxQuotedBody = 120
+
+// quoteBody is the start of body for an error: cleaned, then secrets
+// masked (cleaning first, so that it cannot join the parts of a secret that
+// control characters kept apart).
+func quoteBody(body []byte, m *masker) string {
+	window := maxQuotedBody
+	if m != nil {
+		window += m.longest
+	}
+	// Cleaning shrinks text: take enough of it to fill the window.
+	var clean string
+	for raw := window; ; raw *= 4 {
+		clean = cleanText(string(body[:min(len(body), raw)]))
+		if len(clean) >= window || raw >= len(body) {
+			break
+		}
+	}
+	return strconv.Quote(m.truncate(clean, maxQuotedBody))
+}
+
+// redirectError is the error of a 3xx answer, which the client never
+// follows: following it would send the access token and the license key to
+// wherever it points, and its answer would not be KeyMint's. It names the
+// target's scheme, host and port only, never its user information, path or
+// query, which may carry secrets.
+func redirectError(st *callState, status int, location, target string) *Error {
+	e := &Error{Operation: st.op, StatusCode: status}
+	from, err := url.Parse(target)
+	var to *url.URL
+	if err == nil && location != "" {
+		to, err = from.Parse(location)
+	}
+	switch {
+	case location == "":
+		e.Message = "base_url answers with a redirect that names no Location"
+	case err != nil || to.Host == "":
+		e.Message = "base_url redirects to a Location that is not a URL"
+	default:
+		where := st.mask.truncate(cleanText(strings.ToLower(to.Scheme)+"://"+to.Host), 256)
+		e.Message = "base_url redirects to " + where
+		switch {
+		case strings.EqualFold(from.Scheme, to.Scheme) && strings.EqualFold(from.Host, to.Host):
+			e.Message += ", another path on the same server"
+		case strings.EqualFold(from.Scheme, "https") && strings.EqualFold(to.Scheme, "http"):
+			e.Message += " (from https to plain http)"
+		}
+	}
+	e.Message += "; requests are never sent anywhere but base_url"
+	return e
+}
+
+// isRedirect reports an error made by redirectError.
+func isRedirect(e *Error) bool { return e.StatusCode >= 300 && e.StatusCode <= 399 }
+
+// displayURL is raw as errors show it: without user information, query or
+// fragment, which may carry secrets.
+func displayURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		return truncate(cleanText(u.String()), 256)
+	}
+	// Unparsable: cut what may be user information, a query or a fragment.
+	s := raw
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
+	}
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		host, path, _ := strings.Cut(rest, "/")
+		if i := strings.LastIndex(host, "@"); i >= 0 {
+			host = host[i+1:]
+		}
+		s = scheme + "://" + host
+		if path != "" {
+			s += "/" + path
+		}
+	}
+	return truncate(cleanText(s), 256)
 }
 
 // isKeyMintAnswer reports whether a decoded body is one of KeyMint's own
@@ -235,39 +340,78 @@ func RequiredScope(op string) string {
 // What an answer allows callers to conclude.
 //
 // Only KeyMint's own answers (FromKeyMint: a JSON object with a numeric
-// "code") say anything about a license or a seat. A proxy, a wrong base URL
-// prefix, a path set the server does not serve or a web framework in front
-// of the API answer with their own 404s and 405s, whose words may well
-// contain "key", "license" or "not found" ({"message":"Cannot POST
+// "code") say anything about a license or a seat, and only those of them
+// listed in the table below. A proxy, a wrong base URL prefix, a path set
+// the server does not serve or a web framework in front of the API answer
+// with their own 404s, 405s and redirects, whose words may well contain
+// "key", "license" or "not found" ({"message":"Cannot POST
 // /deactivate-key","error":"Not Found","statusCode":404}); concluding from
 // them that a license is gone or a seat is free would drop seats that are
-// still taken from the caller's view. Such answers are IsUnknownRoute and
-// nothing else.
+// still taken from the caller's view. Such answers are IsUnknownRoute or
+// IsRedirect and nothing else. Nor does a KeyMint answer that is merely
+// like a listed one allow a conclusion: "Product not found" (which a token
+// of another account may get for a product that exists) is not a license
+// that is gone, and neither is any other 404. Anything not listed is an
+// error that leaves the caller's state as it is.
 //
-// Within KeyMint's answers, the status comes first and the message second,
-// since the numeric codes are documented inconsistently:
-//   - gone: a 404 naming the license, key or product ("Invalid license key",
-//     "Product not found") means the license does not exist, so it holds
-//     no seats;
-//   - free: a 404 "Device not found" (the host holds no seat) and a 403
-//     "License not activated" (nothing active to deactivate) answer a
-//     deactivation whose seat is already free, as a retry after a lost
-//     answer is;
-//   - refused by state: any other 403 ("Activation limit reached", "License
-//     expired", a blocked key, an inactive customer) is the license's state
-//     forbidding the call;
-//   - refused by scope: "Insufficient permissions for this operation" (401
-//     or 403) is the token lacking the call's scope (RequiredScope). It says
-//     nothing about the license, so none of the 403 predicates above hold
-//     for it.
+// An answer matches a row when it is KeyMint's, its HTTP status and
+// numeric code are the row's, and the server's words (the top-level
+// message; the nested error.message when the top-level one says no more
+// than the status, see Error.quote) equal one of the row's messages,
+// ignoring case and surrounding spaces. The status comes first and the
+// code is checked too where the documentation gives one for the row (404:
+// 1, 403: 2); "any" rows only give a hint for an error message, so a
+// documented code that varies (as the numeric codes do) costs nothing there.
+//
+//	predicate            status  code  message(s)                           allows the caller to
+//	IsLicenseNotFound    404     1     Invalid license key                  count the license as gone, holding no seats
+//	IsDeviceNotFound     404     1     Device not found                     count the host's seat as free (on deactivate)
+//	IsNotActivated       403     2     License not activated                count the seat as free only after a read confirms
+//	                                                                          it: a blocked key or an inactive customer may
+//	                                                                          answer like this while devices hold seats
+//	IsSeatLimitReached   403     any   Activation limit reached             say that every seat is taken (a hint)
+//	IsBlocked            403     any   License is blocked; Key blocked;     say that the key is blocked (a hint)
+//	                                   Blocked
+//
+// Outside the table, and allowing no conclusion about a license or a seat:
+//   - IsForbiddenByLicenseState: any KeyMint 403 that is not about the
+//     token's scope (expired, blocked, inactive customer, ...), for a hint;
+//   - IsInsufficientScope: "Insufficient permissions for this operation"
+//     (401 or 403), the token lacking the call's scope (RequiredScope);
+//   - IsAmbiguous: a 2xx that is not a success, after which the change may
+//     or may not have been made.
+var (
+	answerLicenseGone    = answer{status: http.StatusNotFound, code: 1, messages: []string{"invalid license key"}}
+	answerDeviceNotFound = answer{status: http.StatusNotFound, code: 1, messages: []string{"device not found"}}
+	answerNotActivated   = answer{status: http.StatusForbidden, code: 2, messages: []string{"license not activated"}}
+	answerSeatLimit      = answer{status: http.StatusForbidden, code: anyCode, messages: []string{"activation limit reached"}}
+	answerBlocked        = answer{status: http.StatusForbidden, code: anyCode, messages: []string{"license is blocked", "key blocked", "blocked"}}
+)
 
-// matches reports a KeyMint answer with the status for which pred holds.
-func matches(err error, status int, pred func(*Error) bool) bool {
+// answer is a row of the table above.
+type answer struct {
+	status int
+	code   int64 // or anyCode
+	// messages are lower case.
+	messages []string
+}
+
+// anyCode in an answer matches any numeric code.
+const anyCode = -1
+
+// matches reports whether err is KeyMint's answer a.
+func (a answer) matches(err error) bool {
 	e, ok := AsError(err)
-	if !ok || !e.FromKeyMint || e.StatusCode != status {
+	if !ok || !e.FromKeyMint || e.StatusCode != a.status || (a.code != anyCode && e.Code != a.code) {
 		return false
 	}
-	return pred == nil || pred(e)
+	words := strings.ToLower(strings.TrimSpace(e.quote()))
+	for _, m := range a.messages {
+		if words == m {
+			return true
+		}
+	}
+	return false
 }
 
 // mentions reports whether the server's words (top-level message, nested
@@ -302,7 +446,7 @@ func IsInsufficientScope(err error) bool {
 	return ok && isInsufficientScope(e)
 }
 
-// IsNotFound reports any 404, KeyMint's or not.
+// IsNotFound reports any 404, KeyMint's or not. It allows no conclusion.
 func IsNotFound(err error) bool {
 	e, ok := AsError(err)
 	return ok && e.StatusCode == http.StatusNotFound
@@ -315,44 +459,53 @@ func IsUnknownRoute(err error) bool {
 	return ok && !e.FromKeyMint && (e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusMethodNotAllowed)
 }
 
-// IsDeviceNotFound reports KeyMint's 404 "Device not found": the host holds
-// no seat.
-func IsDeviceNotFound(err error) bool {
-	return matches(err, http.StatusNotFound, func(e *Error) bool { return mentions(e, "device") })
-}
+// IsDeviceNotFound reports KeyMint's 404 "Device not found" (see the table
+// above): the host holds no seat.
+func IsDeviceNotFound(err error) bool { return answerDeviceNotFound.matches(err) }
 
-// IsLicenseNotFound reports KeyMint's 404 for an unknown product or license
-// key ("Invalid license key"). A KeyMint 404 that names neither a license, a
-// key nor a product, or names a device, is not one.
-func IsLicenseNotFound(err error) bool {
-	return matches(err, http.StatusNotFound, func(e *Error) bool {
-		return !mentions(e, "device") && mentions(e, "license", "key", "product")
-	})
-}
+// IsLicenseNotFound reports KeyMint's 404 "Invalid license key" (see the
+// table above): the license does not exist, so it holds no seats. No other
+// 404 is one, "Product not found" included.
+func IsLicenseNotFound(err error) bool { return answerLicenseGone.matches(err) }
 
 // IsForbiddenByLicenseState reports a KeyMint 403 that is not about the
 // token's scope: the license's state forbids the call (seat limit reached,
-// expired, blocked, inactive customer, nothing activated).
+// expired, blocked, inactive customer, nothing activated). It is for
+// hints, and allows no conclusion.
 func IsForbiddenByLicenseState(err error) bool {
-	return matches(err, http.StatusForbidden, func(e *Error) bool { return !isInsufficientScope(e) })
+	e, ok := AsError(err)
+	return ok && e.FromKeyMint && e.StatusCode == http.StatusForbidden && !isInsufficientScope(e)
 }
 
-// IsSeatLimitReached reports KeyMint's 403 "Activation limit reached": every
-// seat of the license is taken.
-func IsSeatLimitReached(err error) bool {
-	return IsForbiddenByLicenseState(err) && matches(err, http.StatusForbidden, func(e *Error) bool { return mentions(e, "limit") })
+// IsSeatLimitReached reports KeyMint's 403 "Activation limit reached" (see
+// the table above): every seat of the license is taken.
+func IsSeatLimitReached(err error) bool { return answerSeatLimit.matches(err) }
+
+// IsBlocked reports KeyMint's 403 saying that the key is blocked (see the
+// table above), for a hint.
+func IsBlocked(err error) bool { return answerBlocked.matches(err) }
+
+// IsNotActivated reports KeyMint's 403 "License not activated" (see the
+// table above): the license has nothing active to deactivate, as when a
+// retry follows a deactivation whose answer was lost. A blocked key or an
+// inactive customer may answer the same while devices still hold seats, so
+// it is not by itself proof that a seat is free: confirm with a read.
+func IsNotActivated(err error) bool { return answerNotActivated.matches(err) }
+
+// IsAmbiguous reports a 2xx answer that is not a success (Error.Ambiguous):
+// the change may or may not have been made.
+func IsAmbiguous(err error) bool {
+	e, ok := AsError(err)
+	return ok && e.Ambiguous
 }
 
-// IsNotActivated reports KeyMint's 403 "License not activated": the license
-// has no active device, so there is nothing to deactivate.
-func IsNotActivated(err error) bool {
-	return IsForbiddenByLicenseState(err) &&
-		matches(err, http.StatusForbidden, func(e *Error) bool { return mentions(e, "not activated", "not active") })
+// IsRedirect reports a 3xx answer, which the client never follows: base_url
+// (or something in front of it) points elsewhere. It is not KeyMint's
+// answer and allows no conclusion.
+func IsRedirect(err error) bool {
+	e, ok := AsError(err)
+	return ok && isRedirect(e)
 }
-
-// IsAlreadyFree reports the answers to a deactivation that mean the seat is
-// already free: "Device not found" and "License not activated".
-func IsAlreadyFree(err error) bool { return IsDeviceNotFound(err) || IsNotActivated(err) }
 
 // IsRateLimited reports a 429.
 func IsRateLimited(err error) bool {

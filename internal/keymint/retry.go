@@ -29,7 +29,8 @@ const (
 //   - activate: re-activating a host that holds a seat answers success and
 //     uses no second seat, so a retry after a lost answer takes no extra seat;
 //   - deactivate: a retry after a lost answer is answered "Device not found"
-//     or "License not activated", which callers count as freed;
+//     or "License not activated", which callers count as freed (the latter
+//     once a read confirms it, see IsNotActivated);
 //   - get-key: a read.
 // Only transport failures, 429 and 5xx (but 501) are retried: any other 4xx
 // is a definite answer that a retry would only repeat.
@@ -101,7 +102,13 @@ func newHTTPClient(cfg Config) (*http.Client, error) {
 		t.MaxIdleConnsPerHost = 64
 		base = t
 	}
-	return &http.Client{Transport: bufferingTransport{base}, Timeout: timeout}, nil
+	return &http.Client{
+		Transport: bufferingTransport{base},
+		Timeout:   timeout,
+		// A redirect is never followed: following it would send the token
+		// and the license key to wherever it points (see redirectError).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -113,12 +120,28 @@ func orDefault(d, def time.Duration) time.Duration {
 
 // bufferingTransport reads every answer whole inside the round trip, so
 // that an answer cut off mid-way is a failure of the attempt, and retried.
+//
+// It also moves the Location header of a 3xx answer to redirectLocation,
+// so that http.Client sees a redirect without a target, which it returns
+// as it is: it would otherwise parse the Location before asking
+// CheckRedirect, and fail the attempt, repeating the Location in its error,
+// when the Location is not a URL.
 type bufferingTransport struct{ base http.RoundTripper }
+
+// redirectLocation holds the Location header of a 3xx answer.
+const redirectLocation = "X-Keymint-Client-Redirect-Location"
 
 func (t bufferingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
+	}
+	delete(resp.Header, redirectLocation)
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		if loc, ok := resp.Header["Location"]; ok {
+			resp.Header[redirectLocation] = loc
+			delete(resp.Header, "Location")
+		}
 	}
 	if err := bufferBody(resp); err != nil {
 		return nil, fmt.Errorf("the answer was cut off: %w", err)
@@ -128,8 +151,8 @@ func (t bufferingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 
 // callState is what one call (all its attempts) has used of its budgets.
 type callState struct {
-	op      string
-	secrets []string
+	op   string
+	mask *masker // the call's secrets
 	// idempotencyKey is sent with every attempt of a mutating call.
 	idempotencyKey string
 	// retries counts retries after transport failures and 5xx answers.
@@ -152,7 +175,7 @@ func (st *callState) giveUp(cause *Error, next, budget time.Duration) error {
 	}
 	e := *cause
 	e.Operation = st.op
-	e.Message, e.ErrorMessage = redact(e.Message, st.secrets...), redact(e.ErrorMessage, st.secrets...)
+	e.Message, e.ErrorMessage = st.mask.redact(e.Message), st.mask.redact(e.ErrorMessage)
 	e.RateLimited, e.Waited = st.rateLimited, st.waited
 	e.gaveUp, e.budget, e.next, e.note = true, budget, next, ""
 	return &e
@@ -171,13 +194,14 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 		return 0, nil, fmt.Errorf("%s: encoding the request: %w", st.op, err)
 	}
 	if _, err := c.newRequest(ctx, st, r, target, payload); err != nil {
-		return 0, nil, fmt.Errorf("%s: building the request: %w", st.op, err)
+		// Not the *url.Error, whose text repeats the request URL.
+		return 0, nil, fmt.Errorf("%s: building the request for %s: %s", st.op, c.shownURL, st.mask.redact(unwrapURLError(err).Error()))
 	}
 	tflog.Debug(ctx, "KeyMint API request", map[string]any{
 		"operation": st.op,
 		"method":    r.method,
 		"path":      r.path,
-		"body":      logBody(payload, st.secrets),
+		"body":      logBody(payload, st.mask),
 	})
 	start := time.Now()
 	// own is this call's backoff after a rate-limit answer that named no
@@ -200,14 +224,14 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return 0, nil, fmt.Errorf("%s: %w", st.op, ctxErr)
 			}
-			msg := redact(unwrapURLError(err).Error(), st.secrets...)
-			failure = fmt.Errorf("%s: no answer from %s: %s", st.op, c.baseURL, msg)
+			msg := st.mask.redact(unwrapURLError(err).Error())
+			failure = fmt.Errorf("%s: no answer from %s: %s", st.op, c.shownURL, msg)
 			fields["error"] = msg
 			if permanent(err) {
 				return 0, nil, failure
 			}
 		case isRateLimit(status, header):
-			e := newError(st.op, status, raw, st.secrets)
+			e := newError(st.op, status, raw, st.mask)
 			st.rateLimited++
 			st.lastRateLimit = e
 			wait, named := retryAfter(header.Get("Retry-After"), now)
@@ -231,12 +255,17 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 			})
 			continue
 		case status >= 500 && status <= 599 && status != http.StatusNotImplemented:
-			failure = newError(st.op, status, raw, st.secrets)
+			failure = newError(st.op, status, raw, st.mask)
 			fields["status"] = status
+		case status >= 300 && status <= 399:
+			// Never followed (see newHTTPClient), and never retried: the
+			// same request would be redirected again.
+			c.logAnswer(ctx, st, r, status, raw, start)
+			return status, raw, redirectError(st, status, header.Get(redirectLocation), target)
 		default:
 			c.logAnswer(ctx, st, r, status, raw, start)
 			if status < 200 || status > 299 {
-				return status, raw, newError(st.op, status, raw, st.secrets)
+				return status, raw, newError(st.op, status, raw, st.mask)
 			}
 			return status, raw, nil
 		}
@@ -294,16 +323,13 @@ func (c *Client) waitTurn(ctx context.Context, st *callState, own time.Duration)
 }
 
 // permanent reports a failure in transit that a retry would only repeat:
-// a certificate the client does not trust, too many redirects.
+// a certificate the client does not trust.
 func permanent(err error) bool {
 	var certErr *tls.CertificateVerificationError
 	var unknownAuthority x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
-	if errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
-		return true
-	}
-	return strings.Contains(err.Error(), "stopped after 10 redirects")
+	return errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
 // isRateLimit reports an answer that asks the client to slow down: a 429,

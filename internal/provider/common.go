@@ -72,6 +72,76 @@ func (d *providerData) warnCannotRead(diags *diag.Diagnostics, err error) {
 			keymint.ScopeLicensesRead, err, keymint.ScopeLicensesRead))
 }
 
+// seatFreed decides whether a deactivation left the host's seat free, from
+// what KeyMint answered (err; nil when it deactivated the host). It returns
+// nil when the seat is free, and otherwise the error to report.
+//
+// Why each answer means what it means (see also keymint's table of answers):
+//   - success, or KeyMint's own 404 "Device not found": the host holds no seat.
+//   - KeyMint's own 403 "License not activated": nothing of the license is
+//     active, so the host holds no seat either; but a blocked key or an
+//     inactive customer may answer the same while devices keep their seats.
+//     So it counts only when a fresh read confirms that the license does not
+//     list the host. A token that may not read cannot confirm it: then the
+//     exact answer is accepted, with a warning that says so.
+//   - anything else, including a 404 or 403 that is not KeyMint's: the seat
+//     may be held; the error stands and the caller keeps its state.
+func (d *providerData) seatFreed(ctx context.Context, productID, licenseKey, hostID string, err error, diags *diag.Diagnostics) error {
+	switch {
+	case err == nil || keymint.IsDeviceNotFound(err):
+		return nil
+	case !keymint.IsNotActivated(err):
+		return err
+	}
+	lic, readErr := d.client.GetKeyFresh(ctx, productID, licenseKey)
+	switch {
+	case keymint.IsInsufficientScope(readErr):
+		if d.warnings.first("not-activated-unconfirmed") {
+			diags.AddWarning("Seat counted free without confirmation",
+				fmt.Sprintf("KeyMint answered %q when host %q was deactivated (product %s). That answer also comes from a "+
+					"blocked key or an inactive customer whose devices keep their seats, so the provider confirms it by reading "+
+					"the license, but this access token lacks the %s scope. The seat is counted free; check the license in "+
+					"KeyMint if the key may be blocked.", "License not activated", hostID, productID, keymint.ScopeLicensesRead))
+		}
+		return nil
+	case readErr != nil:
+		return fmt.Errorf("KeyMint answered %q, which the provider confirms by reading the license, and the read failed: %w", "License not activated", readErr)
+	}
+	if _, held := lic.Device(hostID); held {
+		return &notActivatedButHeldError{hostID: hostID, answer: err}
+	}
+	return nil
+}
+
+// notActivatedButHeldError is a "License not activated" answer that the
+// license contradicts: it still lists the host.
+type notActivatedButHeldError struct {
+	hostID string
+	answer error
+}
+
+func (e *notActivatedButHeldError) Error() string {
+	return fmt.Sprintf("KeyMint answered %q, but the license still lists host %q among its devices: a blocked key, or "+
+		"an inactive customer, answers so while its devices keep their seats (%v)", "License not activated", e.hostID, e.answer)
+}
+
+func (e *notActivatedButHeldError) Unwrap() error { return e.answer }
+
+// recordActivation remembers that this run activated (or adopted) the
+// activation with the given ID, so that destroying another object for the
+// same host in the same run does not take its seat away.
+func (d *providerData) recordActivation(id string) {
+	d.activated.Store(id, true)
+}
+
+// activatedThisRun reports whether this run activated the activation with
+// the given ID (see recordActivation). Terraform starts the provider afresh
+// for every plan and apply, so a run is one provider process.
+func (d *providerData) activatedThisRun(id string) bool {
+	_, ok := d.activated.Load(id)
+	return ok
+}
+
 // Descriptions and validators of the arguments that name a license.
 var (
 	productIDDescription = fmt.Sprintf("KeyMint product ID (for example `prod_…`), %d to %d characters.", productIDMin, productIDMax)

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -31,7 +32,17 @@ func apiErrorDiagnostic(action, what string, err error) diag.Diagnostic {
 
 // apiErrorHint says what the user can do about err, or "".
 func apiErrorHint(err error) string {
+	var held *notActivatedButHeldError
 	switch {
+	case errors.As(err, &held):
+		return "Unblock the key (or reactivate its customer) in KeyMint, then run the command again. To give up on the " +
+			"seat instead, remove the activation from state with `terraform state rm <address>`; the device keeps the seat."
+	case keymint.IsRedirect(err):
+		return "Something at base_url answered with a redirect, which the provider never follows: the access token and " +
+			"license keys are sent to base_url only. Set base_url to the address the API really answers at."
+	case keymint.IsBlocked(err):
+		return "The license key is blocked in KeyMint, which refuses activations. Unblock it in KeyMint and run the command " +
+			"again; to give up on a seat it holds, remove the activation from state with `terraform state rm <address>`."
 	case keymint.IsInsufficientScope(err):
 		scope := "the scope this call needs"
 		if e, ok := keymint.AsError(err); ok && keymint.RequiredScope(e.Operation) != "" {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -75,6 +76,9 @@ type providerData struct {
 	// warnings says each warning of the run once, however many resources
 	// meet its cause.
 	warnings *onceWarnings
+	// activated holds the IDs of the activations this run created
+	// (recordActivation).
+	activated sync.Map
 }
 
 // New returns a constructor for the provider at the given version.

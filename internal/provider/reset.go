@@ -26,9 +26,10 @@ type licenseReset struct {
 // what the license holds before anything is deactivated.
 //
 // A license with nothing active is answered "License not activated", which is
-// a successful reset: the seats are free. The same answer comes when a retry
-// follows an attempt whose answer was lost, so the count is then the one read
-// just before.
+// a successful reset once a fresh read confirms that no device holds a seat
+// (a blocked key answers the same while its devices keep their seats). The
+// same answer comes when a retry follows an attempt whose answer was lost, so
+// the count is then the one read just before.
 func resetLicense(ctx context.Context, client *keymint.Client, productID, licenseKey string, before func(*keymint.License)) (*licenseReset, error) {
 	// A fresh read, not one shared with earlier reads of this run: devices
 	// activated elsewhere in the meantime are freed too and must be counted.
@@ -47,6 +48,18 @@ func resetLicense(ctx context.Context, client *keymint.Client, productID, licens
 			res.Removed = *d.DevicesRemoved
 		}
 	case keymint.IsNotActivated(err):
+		// Nothing active, or a retry after an answer that was lost; but a
+		// blocked key or an inactive customer may answer the same while its
+		// devices keep their seats. A fresh read tells them apart.
+		after, readErr := client.GetKeyFresh(ctx, productID, licenseKey)
+		if readErr != nil {
+			return nil, fmt.Errorf("KeyMint answered %q, which the provider confirms by reading the license, and the read failed: %w", "License not activated", readErr)
+		}
+		if n := deviceCount(after); n > 0 {
+			return nil, fmt.Errorf("KeyMint answered %q, but the license still lists %s: a blocked key, or an inactive "+
+				"customer, answers so while its devices keep their seats. Unblock the key (or reactivate the customer) in "+
+				"KeyMint, then reset again (%w)", "License not activated", devices(n), err)
+		}
 		tflog.Info(ctx, "the license had no active device", map[string]any{"product_id": productID, "devices_before": res.Removed})
 	default:
 		return nil, err

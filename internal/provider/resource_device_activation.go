@@ -76,6 +76,17 @@ func (r *deviceActivationResource) Schema(_ context.Context, _ resource.SchemaRe
 			"adopts such an activation. Every argument forces a new activation, because KeyMint has no call that " +
 			"edits a device. Replacement destroys the old activation before creating the new one, which frees the " +
 			"seat first; with `create_before_destroy` the license needs a spare seat.\n\n" +
+			"**One host, one seat.** KeyMint holds one seat per host of a license, whoever activated it. Two resources " +
+			"(or a resource and a machine outside Terraform) naming the same `host_id` share that seat, and destroying " +
+			"either frees it. Within one apply the provider knows better: when the replacement of a " +
+			"`create_before_destroy` (or another resource) has activated the host, destroying the old object leaves the " +
+			"seat to the new one instead of deactivating the host.\n\n" +
+			"**Evidence before conclusions.** A seat counts as free only on KeyMint's own answers: a deactivation, " +
+			"`Device not found`, or `License not activated` confirmed by a read that no longer lists the host (a " +
+			"blocked key answers `License not activated` while its devices keep their seats). An activation KeyMint " +
+			"accepted but does not list, or an answer whose outcome is unknown, is kept in state, tainted. Redirects " +
+			"are never followed, and any answer that is not KeyMint's own (a proxy's page, a web framework's 404) is " +
+			"an error that leaves state as it is.\n\n" +
 			"**Access token scopes:** `licenses:activate` to activate and deactivate. With `licenses:read` as " +
 			"well (recommended), the provider also reads each activation back: it confirms the seat is held, " +
 			"fills `activation_time` and `ip_address`, and notices devices deactivated outside Terraform. A token " +
@@ -161,7 +172,8 @@ func (r *deviceActivationResource) Create(ctx context.Context, req resource.Crea
 		// keeps the old tag. Activate it afresh so the server holds what the
 		// configuration says.
 		tflog.Info(ctx, "host already activated with another device tag; re-activating it", map[string]any{"host_id": hostID})
-		if _, err := client.Deactivate(ctx, productID, key, hostID); err != nil && !keymint.IsAlreadyFree(err) {
+		_, err := client.Deactivate(ctx, productID, key, hostID)
+		if err := r.data.seatFreed(ctx, productID, key, hostID, err, &resp.Diagnostics); err != nil {
 			resp.Diagnostics.Append(apiErrorDiagnostic("re-tag", plan.what(), err))
 			return
 		}
@@ -170,9 +182,15 @@ func (r *deviceActivationResource) Create(ctx context.Context, req resource.Crea
 		}
 	}
 	if !out.found && !out.unreadable {
+		// KeyMint said yes, so the host may hold a seat whatever the list
+		// says (a server that normalises host IDs, or lists devices late):
+		// keep it, tainted, so that the seat is never lost track of.
+		r.keepUncertain(ctx, &plan, resp)
 		resp.Diagnostics.AddError("Activation did not take effect",
-			fmt.Sprintf("KeyMint accepted %s, but the license does not list the host among its devices. "+
-				"Run the command again; if it persists, check the license in KeyMint.", plan.what()))
+			fmt.Sprintf("KeyMint accepted %s, but the license read right after does not list the host among its devices. "+
+				"The activation is kept in state, marked tainted: the next apply activates the host again, and destroy "+
+				"deactivates it, so a seat taken after all is not lost. If it persists, check the host IDs the license "+
+				"lists in KeyMint.", plan.what()))
 		return
 	}
 	plan.ID = types.StringValue(ActivationID(productID, key, hostID))
@@ -184,6 +202,7 @@ func (r *deviceActivationResource) Create(ctx context.Context, req resource.Crea
 	} else {
 		setDevice(&plan, out.dev)
 	}
+	r.data.recordActivation(plan.ID.ValueString())
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -236,11 +255,12 @@ func (r *deviceActivationResource) activateAndRead(ctx context.Context, m *devic
 }
 
 // outcomeUnknown reports an activation error after which the seat may or may
-// not be taken: the request failed in transit, was interrupted, or the server
-// failed while handling it.
+// not be taken: the request failed in transit, was interrupted, the server
+// failed while handling it, or it answered a success that is not one (a 2xx
+// saying "success": false, or a body that is not KeyMint's).
 func outcomeUnknown(err error) bool {
 	_, refused := keymint.AsError(err)
-	return !refused || keymint.IsServerError(err)
+	return !refused || keymint.IsServerError(err) || keymint.IsAmbiguous(err)
 }
 
 // keepUncertain records an activation whose outcome is not known in state,
@@ -371,17 +391,25 @@ func (r *deviceActivationResource) Delete(ctx context.Context, req resource.Dele
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	_, err := r.data.client.Deactivate(ctx, state.ProductID.ValueString(), state.LicenseKey.ValueString(), state.HostID.ValueString())
+	productID, key, hostID := state.ProductID.ValueString(), state.LicenseKey.ValueString(), state.HostID.ValueString()
+	if r.data.activatedThisRun(state.ID.ValueString()) {
+		// Another object of this apply activated (or adopted) the same host:
+		// the replacement of a create_before_destroy, or a second resource
+		// naming the host. The seat is the newer object's now; deactivating
+		// it would leave the machine without one.
+		tflog.Info(ctx, "the host's seat belongs to an activation made in this run by another object; not deactivating it", map[string]any{"host_id": hostID})
+		return
+	}
+	_, err := r.data.client.Deactivate(ctx, productID, key, hostID)
 	switch {
-	case err == nil:
-	case keymint.IsAlreadyFree(err):
-		// "Device not found" or "License not activated": the seat is free already.
-		tflog.Info(ctx, "seat was already free", map[string]any{"host_id": state.HostID.ValueString()})
 	case keymint.IsLicenseNotFound(err):
-		// A license that no longer exists holds no seats.
-		tflog.Warn(ctx, "license key no longer exists; nothing to deactivate", map[string]any{"host_id": state.HostID.ValueString()})
+		// KeyMint's own "Invalid license key": a license that no longer
+		// exists holds no seats.
+		tflog.Warn(ctx, "license key no longer exists; nothing to deactivate", map[string]any{"host_id": hostID})
 	default:
-		resp.Diagnostics.Append(apiErrorDiagnostic("destroy", state.what(), err))
+		if err := r.data.seatFreed(ctx, productID, key, hostID, err, &resp.Diagnostics); err != nil {
+			resp.Diagnostics.Append(apiErrorDiagnostic("destroy", state.what(), err))
+		}
 	}
 }
 
