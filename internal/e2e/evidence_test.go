@@ -149,10 +149,10 @@ func (n *netWatch) carriesSecret(r *http.Request, body []byte) bool {
 	return false
 }
 
-// proxy starts a watched server that forwards to keymint-local. answer, if
+// proxy starts a watched server, named "proxy", that forwards to keymint-local. answer, if
 // not nil, may answer a request by itself, and then returns true; rewrite,
 // if not nil, may change keymint-local's answers (op is operation's).
-func (n *netWatch) proxy(name string, answer func(w http.ResponseWriter, r *http.Request) bool,
+func (n *netWatch) proxy(answer func(w http.ResponseWriter, r *http.Request) bool,
 	rewrite func(op string, status int, body []byte) (int, []byte)) *watched {
 	target, err := url.Parse(n.e.url)
 	if err != nil {
@@ -179,7 +179,7 @@ func (n *netWatch) proxy(name string, answer func(w http.ResponseWriter, r *http
 			return nil
 		},
 	}
-	return n.serve(name, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return n.serve("proxy", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if answer != nil && answer(w, r) {
 			return
 		}
@@ -400,7 +400,7 @@ func TestNotActivatedWhileHeldIsNotFreed(t *testing.T) {
 
 	refused := 0
 	var mu sync.Mutex
-	proxy := n.proxy("proxy", func(w http.ResponseWriter, r *http.Request) bool {
+	proxy := n.proxy(func(w http.ResponseWriter, r *http.Request) bool {
 		if operation(r) != "deactivate" {
 			return false
 		}
@@ -465,7 +465,7 @@ func TestUnlistedActivationNeverForgotten(t *testing.T) {
 			ctx, cancel := evidenceContext(t)
 			defer cancel()
 			n := newNetWatch(e)
-			proxy := n.proxy("proxy", nil, tc.rewrite)
+			proxy := n.proxy(nil, tc.rewrite)
 			n.setBase(proxy.url)
 			e.writeFleet(1)
 
@@ -497,7 +497,7 @@ func TestGetKeyWithoutDevicesIsAnError(t *testing.T) {
 	e.run(ctx, applyArgs...)
 	e.expectHeld(ctx, "apply", hostIDs(2)...)
 
-	proxy := n.proxy("proxy", nil, func(op string, status int, body []byte) (int, []byte) {
+	proxy := n.proxy(nil, func(op string, status int, body []byte) (int, []byte) {
 		if op != "get-key" {
 			return status, body
 		}
@@ -663,7 +663,7 @@ func TestSecretsInOtherForms(t *testing.T) {
 		ctx, cancel := evidenceContext(t)
 		defer cancel()
 		n := newNetWatch(e)
-		proxy := n.proxy("proxy", func(w http.ResponseWriter, r *http.Request) bool {
+		proxy := n.proxy(func(w http.ResponseWriter, r *http.Request) bool {
 			if operation(r) != "activate" {
 				return false
 			}
