@@ -3,6 +3,7 @@ package keymint
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // readCoalescer shares get-key reads of a license.
@@ -22,8 +23,11 @@ import (
 // are under way then. Waiting for them first lets a single read, sent once
 // they are all done, serve every one of those creates, instead of each
 // sending its own read as the writes finish one by one. Writes that start
-// after the read was called are not waited for, so a steady stream of
-// writes cannot hold a read back for ever.
+// after the read was called are waited for only while they keep coming
+// close together (a wave of creates that Terraform starts a few
+// milliseconds apart, gatherQuiet), and for gatherMax at the most, so that a
+// steady stream of writes cannot hold a read back for ever; a read when no
+// write has started lately (a refresh) waits for nothing.
 //
 // When a read finds a request in flight that started too early for it, it
 // does not send its own at once: it waits for a request queued behind the
@@ -40,7 +44,20 @@ type readCoalescer struct {
 	// waitsForWrites, when set (by tests), is called when a read has taken
 	// note of the writes it waits for.
 	waitsForWrites func()
+	// gatherQuiet and gatherMax shape the wait for a wave of writes (see
+	// above); a zero gatherQuiet waits only for the writes in flight.
+	gatherQuiet, gatherMax time.Duration
 }
+
+// The wait of a read for a wave of writes: Terraform starts the creates of
+// one -parallelism wave a few milliseconds apart, so a read waits until no
+// write of the license has started for gatherQuiet, and no longer than
+// gatherMax in all. Against a server a request takes longer than that
+// anyway; against one on loopback it is what lets one read serve the wave.
+const (
+	defaultGatherQuiet = 15 * time.Millisecond
+	defaultGatherMax   = 250 * time.Millisecond
+)
 
 type licenseID struct{ productID, key string }
 
@@ -51,6 +68,8 @@ type licenseReads struct {
 	// writes are the writes in flight; each one's channel is closed when
 	// it completes.
 	writes map[*pendingWrite]struct{}
+	// lastStart is when the last write started.
+	lastStart time.Time
 	// last is the newest successful read, made at generation lastGen.
 	last    *License
 	lastGen uint64
@@ -72,7 +91,10 @@ type readFlight struct {
 }
 
 func newReadCoalescer(enabled bool) *readCoalescer {
-	return &readCoalescer{enabled: enabled, licenses: map[licenseID]*licenseReads{}}
+	return &readCoalescer{
+		enabled: enabled, licenses: map[licenseID]*licenseReads{},
+		gatherQuiet: defaultGatherQuiet, gatherMax: defaultGatherMax,
+	}
 }
 
 func (c *readCoalescer) entry(productID, key string) *licenseReads {
@@ -101,6 +123,7 @@ func (c *readCoalescer) startWrite(productID, key string) (done func()) {
 		e.writes = map[*pendingWrite]struct{}{}
 	}
 	e.writes[w] = struct{}{}
+	e.lastStart = time.Now()
 	e.mu.Unlock()
 	return func() {
 		e.mu.Lock()
@@ -139,6 +162,10 @@ func (c *readCoalescer) get(ctx context.Context, productID, key string, fetch fu
 		}
 		e.mu.Lock()
 	}
+	if err := c.gather(ctx, e); err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
 	want := e.gen
 	if e.last != nil && e.lastGen >= want {
 		lic := e.last
@@ -168,6 +195,56 @@ func (c *readCoalescer) get(ctx context.Context, productID, key string, fetch fu
 		return f.lic, f.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// gather waits, with e.mu held on entry and on return, for the rest of a
+// wave of writes: while a write of the license started less than
+// gatherQuiet ago, or writes are in flight, and for gatherMax at the most.
+func (c *readCoalescer) gather(ctx context.Context, e *licenseReads) error {
+	if c.gatherQuiet <= 0 {
+		return nil
+	}
+	deadline := time.Now().Add(c.gatherMax)
+	for {
+		now := time.Now()
+		if !now.Before(deadline) {
+			return nil
+		}
+		var wait <-chan struct{}
+		for w := range e.writes {
+			wait = w.done // any one; the loop comes back for the others
+			break
+		}
+		if wait == nil {
+			since := now.Sub(e.lastStart)
+			if since >= c.gatherQuiet {
+				return nil
+			}
+			t := time.NewTimer(min(c.gatherQuiet-since, deadline.Sub(now)))
+			e.mu.Unlock()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				e.mu.Lock()
+				return ctx.Err()
+			}
+			e.mu.Lock()
+			continue
+		}
+		t := time.NewTimer(deadline.Sub(now))
+		e.mu.Unlock()
+		select {
+		case <-wait:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			e.mu.Lock()
+			return ctx.Err()
+		}
+		t.Stop()
+		e.mu.Lock()
 	}
 }
 
