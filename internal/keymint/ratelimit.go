@@ -65,11 +65,18 @@ func limitsFor(baseURL, token string, perMinute int) *sharedLimits {
 	return l
 }
 
+// paceMargin is how much slower than the limit requests are paced, in
+// percent.
+const paceMargin = 5
+
 func (l *sharedLimits) setPace(perMinute int) {
 	if perMinute <= 0 {
 		return
 	}
-	every := rate.Every(time.Minute / time.Duration(perMinute))
+	// A margin of paceMargin between requests: a server that counts in a
+	// sliding window refuses a request that arrives a millisecond early,
+	// and each refusal closes the gate for a whole second or more.
+	every := rate.Every(time.Minute / time.Duration(perMinute) * (100 + paceMargin) / 100)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
