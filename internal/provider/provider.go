@@ -166,8 +166,10 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 			"max_requests_per_minute": schema.Int64Attribute{
 				MarkdownDescription: fmt.Sprintf("Paces the provider's requests so that it never sends more than "+
 					"this many a minute, 1 to %d: set it to your KeyMint plan's limit (10, 100 or 1,000 a minute) so that "+
-					"a large apply is never refused with 429 at all. Unset, requests are not paced and a 429 makes "+
-					"them wait (see `rate_limit_wait`). May also be set with `%s`.", maxRequestsPerMinuteMax, EnvMaxRequests),
+					"a large apply is never refused with 429 at all. Requests are spaced evenly, 5%% further apart than "+
+					"the limit allows, so that a server counting in a sliding window never refuses one. Unset, requests "+
+					"are not paced and a 429 makes them wait (see `rate_limit_wait`). May also be set with `%s`.",
+					maxRequestsPerMinuteMax, EnvMaxRequests),
 				Optional:   true,
 				Validators: []validator.Int64{int64validator.Between(1, maxRequestsPerMinuteMax)},
 			},
