@@ -141,15 +141,7 @@ func TestCustomKeyFormat(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 
-	e.run(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
-	if got := e.hosts(); !slices.Equal(got, hostIDs(2)) {
-		t.Fatalf("after apply the server holds %v, want %v", got, hostIDs(2))
-	}
-	e.expectPlanEmpty(ctx)
-	e.run(ctx, "destroy", "-auto-approve", "-input=false", "-no-color")
-	if got := e.hosts(); len(got) != 0 {
-		t.Fatalf("after destroy the server still holds %v", got)
-	}
+	e.lifecycle(ctx, 2)
 }
 
 // TestOnlyGeneration2WithDefaults: against a server that serves only the
@@ -165,15 +157,7 @@ func TestOnlyGeneration2WithDefaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 
-	e.run(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
-	if got := e.hosts(); !slices.Equal(got, hostIDs(3)) {
-		t.Fatalf("after apply the server holds %v, want %v", got, hostIDs(3))
-	}
-	e.expectPlanEmpty(ctx)
-	e.run(ctx, "destroy", "-auto-approve", "-input=false", "-no-color")
-	if got := e.hosts(); len(got) != 0 {
-		t.Fatalf("after destroy the server still holds %v", got)
-	}
+	e.lifecycle(ctx, 3)
 	raw, err := os.ReadFile(log)
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +180,22 @@ func TestOnlyGeneration2WithDefaults(t *testing.T) {
 	}
 	if calls["/key/activate"] != 3 || calls["/key/deactivate"] != 3 {
 		t.Errorf("calls by path = %v; want 3 activations and 3 deactivations on the /key/... paths", calls)
+	}
+}
+
+// lifecycle applies the fleet of n that the workspace holds, checks that the
+// server holds exactly its hosts and that a re-plan is empty, destroys it and
+// checks that every seat is free again.
+func (e *env) lifecycle(ctx context.Context, n int) {
+	e.t.Helper()
+	e.run(ctx, "apply", "-auto-approve", "-input=false", "-no-color")
+	if got := e.hosts(); !slices.Equal(got, hostIDs(n)) {
+		e.t.Fatalf("after apply the server holds %v, want %v", got, hostIDs(n))
+	}
+	e.expectPlanEmpty(ctx)
+	e.run(ctx, "destroy", "-auto-approve", "-input=false", "-no-color")
+	if got := e.hosts(); len(got) != 0 {
+		e.t.Fatalf("after destroy the server still holds %v", got)
 	}
 }
 
