@@ -206,3 +206,50 @@ func tail(s string, n int) string {
 	}
 	return "…" + s[len(s)-n:]
 }
+
+// TestMachineCreateBeforeDestroy: a machine with create_before_destroy and
+// an activation that depends on it (host_id is the machine's ID). Terraform
+// passes create_before_destroy on to what a resource depends on, not to
+// what depends on it, so the activation is replaced destroy-first: the old
+// machine's seat is freed before the new machine's is taken, and a license
+// of one seat is enough for the replacement.
+func TestMachineCreateBeforeDestroy(t *testing.T) {
+	e := newEnv(t, 1)
+	config := preamble + `
+variable "generation" { type = string }
+
+resource "terraform_data" "machine" {
+  triggers_replace = var.generation
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "keymint_device_activation" "machine" {
+  product_id  = var.product_id
+  license_key = var.license_key
+  host_id     = terraform_data.machine.id
+}
+`
+	if err := e.ws.WriteFile("main.tf", config); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+
+	e.run(ctx, "apply", "-auto-approve", "-input=false", "-no-color", "-var=generation=1")
+	first := e.hosts()
+	if len(first) != 1 {
+		t.Fatalf("after the first apply the server holds %v, want one machine", first)
+	}
+	res := e.run(ctx, "apply", "-auto-approve", "-input=false", "-no-color", "-var=generation=2")
+	t.Logf("replacement:\n%s", res.Stdout)
+	second := e.hosts()
+	if len(second) != 1 || second[0] == first[0] {
+		t.Fatalf("after replacing the machine the server holds %v (before: %v), want the new machine only:\n%s", second, first, res.Stdout)
+	}
+	e.run(ctx, "destroy", "-auto-approve", "-input=false", "-no-color", "-var=generation=2")
+	if got := e.hosts(); len(got) != 0 {
+		t.Fatalf("after destroy the server still holds %v", got)
+	}
+}

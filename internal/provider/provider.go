@@ -190,7 +190,7 @@ func (p *keymintProvider) ValidateConfig(ctx context.Context, req provider.Valid
 			resp.Diagnostics.AddAttributeError(path.Root("base_url"), "Invalid base_url", err.Error())
 		}
 	}
-	if lo, hi, ok := knownDurations(cfg.RetryWaitMin, cfg.RetryWaitMax); ok && lo > hi {
+	if lo, hi, ok := knownDurations(cfg.RetryWaitMin, cfg.RetryWaitMax); ok && retryWaitsInverted(lo, hi) {
 		resp.Diagnostics.AddAttributeError(path.Root("retry_wait_min"), "Invalid retry waits",
 			fmt.Sprintf("retry_wait_min (%s) is longer than retry_wait_max (%s); make the minimum no longer than the maximum.", lo, hi))
 	}

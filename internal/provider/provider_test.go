@@ -160,6 +160,18 @@ func TestSettingsFromEnvironment(t *testing.T) {
 			}
 		})
 	}
+	t.Run("0s means the default", func(t *testing.T) {
+		t.Setenv(EnvRetryWaitMin, "5s")
+		t.Setenv(EnvRetryWaitMax, "0s") // the default, 30s: longer than 5s
+		var diags diag.Diagnostics
+		settingsFrom(null, &diags)
+		if diags.HasError() {
+			t.Errorf("retry_wait_min 5s with retry_wait_max 0s (the default) refused: %v", diags)
+		}
+		if !retryWaitsInverted(45*time.Second, 0) || retryWaitsInverted(0, 0) || retryWaitsInverted(5*time.Second, 0) {
+			t.Error("retryWaitsInverted does not count 0s as the default")
+		}
+	})
 	t.Run("min above max", func(t *testing.T) {
 		t.Setenv(EnvRetryWaitMin, "5s")
 		var diags diag.Diagnostics

@@ -54,12 +54,24 @@ func settingsFrom(cfg providerModel, diags *diag.Diagnostics) keymint.Config {
 	out.RetryWaitMax = durationSetting(cfg.RetryWaitMax, "retry_wait_max", EnvRetryWaitMax, 0, keymint.MaxRetryWait, keymint.DefaultRetryWaitMax, diags)
 	out.RequestTimeout = durationSetting(cfg.RequestTimeout, "request_timeout", EnvRequestTimeout,
 		keymint.MinRequestTimeout, keymint.MaxRequestTimeout, keymint.DefaultRequestTimeout, diags)
-	if !diags.HasError() && out.RetryWaitMin > out.RetryWaitMax {
+	if !diags.HasError() && retryWaitsInverted(out.RetryWaitMin, out.RetryWaitMax) {
 		diags.AddAttributeError(path.Root("retry_wait_min"), "Invalid retry waits",
 			fmt.Sprintf("The minimum retry wait (%s) is longer than the maximum (%s), counting %s and %s; "+
 				"make the minimum no longer than the maximum.", out.RetryWaitMin, out.RetryWaitMax, EnvRetryWaitMin, EnvRetryWaitMax))
 	}
 	return out
+}
+
+// retryWaitsInverted reports whether the shortest retry wait is longer than
+// the longest, counting 0s as the default it stands for.
+func retryWaitsInverted(lo, hi time.Duration) bool {
+	if lo == 0 {
+		lo = keymint.DefaultRetryWaitMin
+	}
+	if hi == 0 {
+		hi = keymint.DefaultRetryWaitMax
+	}
+	return lo > hi
 }
 
 // intSetting reads a whole number from the attribute, else the environment
