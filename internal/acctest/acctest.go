@@ -191,13 +191,7 @@ func PreCheck(t *testing.T) {
 // license with the other tests that run this way, and sees only its own hosts.
 func Run(t *testing.T, tc resource.TestCase) {
 	t.Helper()
-	if Get(t).Local != nil {
-		resource.ParallelTest(t, tc)
-		return
-	}
-	t.Parallel()
-	Shared(t)
-	resource.Test(t, tc)
+	run(t, tc, Shared)
 }
 
 // RunExclusive runs a test case that needs the license to itself (it resets
@@ -206,12 +200,18 @@ func Run(t *testing.T, tc resource.TestCase) {
 // shared license.
 func RunExclusive(t *testing.T, tc resource.TestCase) {
 	t.Helper()
+	run(t, tc, Exclusive)
+}
+
+// run runs tc in parallel; live, after taking the test license as take does.
+func run(t *testing.T, tc resource.TestCase, take func(*testing.T)) {
+	t.Helper()
 	if Get(t).Local != nil {
 		resource.ParallelTest(t, tc)
 		return
 	}
 	t.Parallel()
-	Exclusive(t)
+	take(t)
 	resource.Test(t, tc)
 }
 
