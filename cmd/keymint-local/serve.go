@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/atomicfile"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver"
+	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver/atomicfile"
 )
 
 const (

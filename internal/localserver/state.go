@@ -7,7 +7,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/atomicfile"
+	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver/atomicfile"
 )
 
 // stateVersion is the version of the state file format.

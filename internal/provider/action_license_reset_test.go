@@ -12,8 +12,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/acctest"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/pluginserver"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/acctest"
 )
 
 // No Terraform CLI that runs actions (1.14 or later) can be built here, so

@@ -13,8 +13,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/acctest"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/acctest"
 )
 
 // licenseDataConfig declares data "keymint_license" "test".

@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/acctest"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/acctest"
 )
 
 func TestMain(m *testing.M) {

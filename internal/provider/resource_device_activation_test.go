@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/acctest"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/acctest"
 )
 
 // activationConfig declares one keymint_device_activation named name.

@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/acctest"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/acctest"
 )
 
 // clientTokenProvider configures the provider with the token that may

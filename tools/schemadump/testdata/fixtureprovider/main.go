@@ -30,7 +30,7 @@ import (
 	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/schemadump"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/schemadump"
 )
 
 func main() {

@@ -52,7 +52,7 @@ func TestBuildBinary(t *testing.T) {
 		t.Skip("builds a binary")
 	}
 	dir := t.TempDir()
-	bin, err := BuildBinary(t.Context(), dir, "hello", "./internal/clirun/testdata/hello")
+	bin, err := BuildBinary(t.Context(), dir, "hello", "./tools/clirun/testdata/hello")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestBuildBinary(t *testing.T) {
 		t.Errorf("running the binary: %q, %v", out, err)
 	}
 
-	bin, err = BuildBinary(t.Context(), dir, "hello-flags", "./internal/clirun/testdata/hello", "-ldflags=-X main.greeting=set-at-build")
+	bin, err = BuildBinary(t.Context(), dir, "hello-flags", "./tools/clirun/testdata/hello", "-ldflags=-X main.greeting=set-at-build")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestBuildBinary(t *testing.T) {
 		t.Errorf("running the binary built with -ldflags: %q, %v; want the value set at build time", out, err)
 	}
 
-	_, err = BuildBinary(t.Context(), dir, "nothing", "./internal/clirun/testdata/does-not-exist")
+	_, err = BuildBinary(t.Context(), dir, "nothing", "./tools/clirun/testdata/does-not-exist")
 	if err == nil || !strings.Contains(err.Error(), "does-not-exist") {
 		t.Errorf("building a missing package: %v, want an error naming it", err)
 	}

@@ -7,8 +7,8 @@ package main
 import (
 	"log"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/bench/noopprovider"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/pluginserver"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/bench/noopprovider"
 )
 
 // main serves the floor exactly as the real provider is served (logging

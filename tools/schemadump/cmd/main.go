@@ -3,7 +3,7 @@
 // --providers-schema flag, without running a Terraform CLI (see package
 // schemadump for why):
 //
-//	go run ./internal/schemadump/cmd -o schema.json
+//	go run ./tools/schemadump/cmd -o schema.json
 //
 // Without -o the JSON goes to stdout.
 package main
@@ -19,7 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
 	"github.com/keymint-dev/terraform-provider-keymint/internal/provider"
-	"github.com/keymint-dev/terraform-provider-keymint/internal/schemadump"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/schemadump"
 )
 
 // providerName is the provider_schemas key tfplugindocs looks up: the name

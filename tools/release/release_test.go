@@ -26,8 +26,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/clirun"
 )
 
 const project = "terraform-provider-keymint"

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/clirun"
 )
 
 // The examples that the docs show are run as they are, under the real CLI,

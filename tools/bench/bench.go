@@ -11,7 +11,7 @@
 // the provider processes. Report renders the medians, the ratios to the
 // floor and the state of the targets as Markdown (BENCHMARKS.md).
 //
-// The command is internal/bench/cmd; see its -h.
+// The command is tools/bench/cmd; see its -h.
 package bench
 
 import (
@@ -28,7 +28,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/clirun"
 )
 
 // Config configures Run.
@@ -291,7 +291,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		pkg       string
 	}{
 		{&bins.keymint, "bin/keymint", "terraform-provider-keymint", "."},
-		{&bins.noop, "bin/noop", "terraform-provider-keymint", "./internal/bench/noopprovider/cmd"},
+		{&bins.noop, "bin/noop", "terraform-provider-keymint", "./tools/bench/noopprovider/cmd"},
 		{&bins.server, "bin", "keymint-local", "./cmd/keymint-local"},
 	} {
 		if *b.out, err = clirun.BuildBinary(ctx, filepath.Join(work, b.dir), b.name, b.pkg); err != nil {

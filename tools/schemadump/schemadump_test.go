@@ -16,9 +16,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/provider"
-	"github.com/keymint-dev/terraform-provider-keymint/internal/schemadump"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/clirun"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/schemadump"
 )
 
 // keymintSchemas returns the KeyMint provider's schemas as the command
@@ -125,7 +125,7 @@ func TestMatchesTerraform(t *testing.T) {
 // expectations, and against Terraform 1.5.7 when it is available.
 func TestFixtureProvider(t *testing.T) {
 	t.Parallel()
-	bin, err := clirun.BuildBinary(t.Context(), t.TempDir(), "terraform-provider-fixture", "./internal/schemadump/testdata/fixtureprovider")
+	bin, err := clirun.BuildBinary(t.Context(), t.TempDir(), "terraform-provider-fixture", "./tools/schemadump/testdata/fixtureprovider")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/clirun"
 )
 
 // The tests of this file put servers of their own between the provider and

@@ -1,4 +1,4 @@
-// Package noopprovider is the floor the benchmark (internal/bench) measures
+// Package noopprovider is the floor the benchmark (tools/bench) measures
 // the KeyMint provider against: a provider built on the same framework and
 // protocol, with the same type name and the same schemas, that makes no
 // API call at all.

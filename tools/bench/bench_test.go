@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/clirun"
 )
 
 func TestParseScenarios(t *testing.T) {

@@ -442,7 +442,7 @@ func (r *Report) Markdown() string {
 	if r.Quick {
 		b.WriteString("**Smoke run (-quick): too small to judge the targets by.**\n\n")
 	}
-	b.WriteString("Written by `make bench` (`go run ./internal/bench/cmd`); rerun it rather than editing this file.\n\n")
+	b.WriteString("Written by `make bench` (`go run ./tools/bench/cmd`); rerun it rather than editing this file.\n\n")
 	fmt.Fprintf(&b, "- Date: %s\n", r.Date.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Machine: %s/%s, %d CPUs", r.OS, r.Arch, r.CPUs)
 	if r.LoadStart != "" {
@@ -515,7 +515,7 @@ func (r *Report) Markdown() string {
 	}
 	b.WriteString("\n</details>\n")
 	r.writeServerSection(&b)
-	b.WriteString("\nRerun with `make bench` (or `go run ./internal/bench/cmd -h` for scenarios, repetitions and variants).\n")
+	b.WriteString("\nRerun with `make bench` (or `go run ./tools/bench/cmd -h` for scenarios, repetitions and variants).\n")
 	return b.String()
 }
 

@@ -1,6 +1,6 @@
 // Package clirun runs a real Terraform or OpenTofu CLI against provider
 // binaries built from this module. It is shared by the benchmark harness
-// (internal/bench) and end-to-end tests that need the real CLI rather than
+// (tools/bench) and end-to-end tests that need the real CLI rather than
 // terraform-plugin-testing: timings, signals, crashes.
 //
 // A typical use:
@@ -193,7 +193,7 @@ func cliConfig(overrides map[string]string) (string, error) {
 	}
 	sort.Strings(addrs)
 	var b strings.Builder
-	b.WriteString("# Written by internal/clirun.\nprovider_installation {\n  dev_overrides {\n")
+	b.WriteString("# Written by tools/clirun.\nprovider_installation {\n  dev_overrides {\n")
 	for _, a := range addrs {
 		fmt.Fprintf(&b, "    %s = %s\n", hclString(a), hclString(lines[a]))
 	}

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/clirun"
 )
 
 // TestServerStateSurvivesKill: keymint-local killed with SIGKILL while it

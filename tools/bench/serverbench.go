@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/clirun"
 )
 
 // serverBenchArgs are the go arguments of keymint-local's request-rate

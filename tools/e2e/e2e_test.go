@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/clirun"
 )
 
 // providerDir holds the provider binary built for this run.

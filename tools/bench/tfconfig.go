@@ -15,7 +15,7 @@ func hostID(i int) string { return fmt.Sprintf("bench-%d", i) }
 // values as input.
 func terraformConfig(kind Kind, product string, keys []string, n int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %d resources of %s, written by internal/bench.\n\n", n, kind)
+	fmt.Fprintf(&b, "# %d resources of %s, written by tools/bench.\n\n", n, kind)
 	if kind != KindTerraformData {
 		b.WriteString(`terraform {
   required_providers {

@@ -2,9 +2,9 @@
 // no-op provider (the floor) and terraform_data through the real CLI and
 // the bundled keymint-local server, measures keymint-local's own request
 // rate (go test -bench Server ./internal/localserver/), prints the report
-// and writes it to BENCHMARKS.md. See package internal/bench.
+// and writes it to BENCHMARKS.md. See package tools/bench.
 //
-//	go run ./internal/bench/cmd [-terraform PATH] [-scenarios 200,1000,1000x10,100@20/2s] [-reps N] [-quick]
+//	go run ./tools/bench/cmd [-terraform PATH] [-scenarios 200,1000,1000x10,100@20/2s] [-reps N] [-quick]
 package main
 
 import (
@@ -19,8 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keymint-dev/terraform-provider-keymint/internal/bench"
-	"github.com/keymint-dev/terraform-provider-keymint/internal/clirun"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/bench"
+	"github.com/keymint-dev/terraform-provider-keymint/tools/clirun"
 )
 
 func main() {
@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string) int {
 	serverBench := fs.Bool("server-bench", true, "also measure keymint-local's request rate ("+bench.ServerBenchCommand+"); -quick skips it unless given")
 	poll := fs.Duration("poll", 20*time.Millisecond, "provider RSS sampling `interval`")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: go run ./internal/bench/cmd [flags]\n\n"+
+		fmt.Fprint(fs.Output(), "Usage: go run ./tools/bench/cmd [flags]\n\n"+
 			"Times apply, a no-change plan and destroy of N keymint_device_activation resources through the real CLI\n"+
 			"against keymint-local, alternating with a no-op provider (the floor) and terraform_data.\n\nFlags:\n")
 		fs.PrintDefaults()
