@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
 // requestTimeout bounds each request to a running server.
@@ -31,8 +33,8 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 // client returns a client for the server the flags, or else the
 // environment, name.
 func (f *serverFlags) client(getenv func(string) string) (*adminClient, error) {
-	url := firstNonEmpty(f.url, getenv("KEYMINT_BASE_URL"), "http://"+defaultAddr)
-	token := firstNonEmpty(f.token, getenv("KEYMINT_ACCESS_TOKEN"))
+	url := firstNonEmpty(f.url, getenv(keymint.EnvBaseURL), "http://"+defaultAddr)
+	token := firstNonEmpty(f.token, getenv(keymint.EnvAccessToken))
 	if token == "" {
 		return nil, errors.New("no access token: pass -token TOKEN or set KEYMINT_ACCESS_TOKEN")
 	}

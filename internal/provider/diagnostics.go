@@ -49,17 +49,17 @@ func apiErrorHint(err error) string {
 			scope = "the " + keymint.RequiredScope(e.Operation) + " scope"
 		}
 		return "KeyMint accepted the access token but it lacks " + scope + ". Give the token that scope in the " +
-			"KeyMint dashboard, or set " + EnvAccessToken + " to a token that has it. Reading a license needs " +
+			"KeyMint dashboard, or set " + keymint.EnvAccessToken + " to a token that has it. Reading a license needs " +
 			keymint.ScopeLicensesRead + "; activating and deactivating devices need " + keymint.ScopeLicensesActivate + "."
 	case keymint.IsUnauthorized(err):
-		return "KeyMint refused the access token. Check that " + EnvAccessToken + " (or the provider's " +
+		return "KeyMint refused the access token. Check that " + keymint.EnvAccessToken + " (or the provider's " +
 			"access_token) holds a valid token with access to this product, and that base_url points at the right server."
 	case keymint.IsLicenseNotFound(err):
 		return "KeyMint knows no such license key for this product. Check product_id and license_key."
 	case keymint.IsRateLimited(err):
 		return "KeyMint's rate limit kept refusing the request until the provider stopped waiting (rate_limit_wait). " +
-			"Lower -parallelism; or set max_requests_per_minute (" + EnvMaxRequests + ") to your KeyMint plan's " +
-			"limit, so that requests are paced and never refused; or raise rate_limit_wait (" + EnvRateLimitWait + "); " +
+			"Lower -parallelism; or set max_requests_per_minute (" + keymint.EnvMaxRequests + ") to your KeyMint plan's " +
+			"limit, so that requests are paced and never refused; or raise rate_limit_wait (" + keymint.EnvRateLimitWait + "); " +
 			"or raise the plan's limit in KeyMint. Nothing was lost: run the command again."
 	case keymint.IsUnknownRoute(err):
 		return "This answer did not come from KeyMint: whatever answers at base_url does not know the path (a wrong " +

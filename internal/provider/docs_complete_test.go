@@ -23,6 +23,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	resourceschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
 // TestDocsComplete keeps the generated docs complete by construction: every
@@ -489,15 +491,15 @@ func TestIndexCoversSettings(t *testing.T) {
 	page := string(index)
 
 	envs := map[string]string{
-		"access_token":            EnvAccessToken,
-		"base_url":                EnvBaseURL,
-		"api_version":             EnvAPIVersion,
-		"max_retries":             EnvMaxRetries,
-		"retry_wait_min":          EnvRetryWaitMin,
-		"retry_wait_max":          EnvRetryWaitMax,
-		"request_timeout":         EnvRequestTimeout,
-		"rate_limit_wait":         EnvRateLimitWait,
-		"max_requests_per_minute": EnvMaxRequests,
+		"access_token":            keymint.EnvAccessToken,
+		"base_url":                keymint.EnvBaseURL,
+		"api_version":             keymint.EnvAPIVersion,
+		"max_retries":             keymint.EnvMaxRetries,
+		"retry_wait_min":          keymint.EnvRetryWaitMin,
+		"retry_wait_max":          keymint.EnvRetryWaitMax,
+		"request_timeout":         keymint.EnvRequestTimeout,
+		"rate_limit_wait":         keymint.EnvRateLimitWait,
+		"max_requests_per_minute": keymint.EnvMaxRequests,
 	}
 	var resp provider.SchemaResponse
 	New("test")().Schema(t.Context(), provider.SchemaRequest{}, &resp)

@@ -27,19 +27,6 @@ import (
 	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
-// Environment variables read by the provider.
-const (
-	EnvAccessToken    = "KEYMINT_ACCESS_TOKEN"
-	EnvBaseURL        = "KEYMINT_BASE_URL"
-	EnvAPIVersion     = "KEYMINT_API_VERSION"
-	EnvMaxRetries     = "KEYMINT_MAX_RETRIES"
-	EnvRetryWaitMin   = "KEYMINT_RETRY_WAIT_MIN"
-	EnvRetryWaitMax   = "KEYMINT_RETRY_WAIT_MAX"
-	EnvRequestTimeout = "KEYMINT_REQUEST_TIMEOUT"
-	EnvRateLimitWait  = "KEYMINT_RATE_LIMIT_WAIT"
-	EnvMaxRequests    = "KEYMINT_MAX_REQUESTS_PER_MINUTE"
-)
-
 // maxRequestsPerMinuteMax bounds max_requests_per_minute: far above any
 // KeyMint plan (1,000 a minute), low enough to catch a typo.
 const maxRequestsPerMinuteMax = 100000
@@ -101,13 +88,13 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 		Attributes: map[string]schema.Attribute{
 			"access_token": schema.StringAttribute{
 				MarkdownDescription: "KeyMint API access token, sent as a bearer token. May also be set with the `" +
-					EnvAccessToken + "` environment variable, which is preferred: a token written in configuration " +
+					keymint.EnvAccessToken + "` environment variable, which is preferred: a token written in configuration " +
 					"ends up in version control.",
 				Optional:  true,
 				Sensitive: true,
 			},
 			"base_url": schema.StringAttribute{
-				MarkdownDescription: "Base URL of the KeyMint API. May also be set with the `" + EnvBaseURL +
+				MarkdownDescription: "Base URL of the KeyMint API. May also be set with the `" + keymint.EnvBaseURL +
 					"` environment variable. Defaults to `" + keymint.DefaultBaseURL + "`. Plain `http://` is " +
 					"accepted only for loopback addresses (`localhost`, `127.0.0.0/8`, `::1`), such as the bundled " +
 					"local server, because the access token would otherwise travel in clear text.",
@@ -119,7 +106,7 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 					"`/get-key`) and, the first time one of them is answered as an unknown route (a 404 or 405 that is " +
 					"not a KeyMint answer), switches to the paths of KeyMint's current SDKs (`/key/activate`, " +
 					"`/key/deactivate`, `GET /key`) for the rest of the run and repeats that call there. `v1` and `v2` " +
-					"pin one set. May also be set with `" + EnvAPIVersion + "`.",
+					"pin one set. May also be set with `" + keymint.EnvAPIVersion + "`.",
 				Optional:   true,
 				Validators: []validator.String{stringvalidator.OneOf(keymint.APIVersions...)},
 			},
@@ -127,14 +114,14 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				MarkdownDescription: fmt.Sprintf("How often a request that failed in transit or was answered "+
 					"with a server error (5xx except 501, or an answer cut off mid-way) is retried, 0 to %d. Rate-limited "+
 					"requests (429) do not count against it: they are bounded by `rate_limit_wait`. Other errors are "+
-					"never retried. May also be set with `%s`. Defaults to %d.", keymint.MaxMaxRetries, EnvMaxRetries, keymint.DefaultMaxRetries),
+					"never retried. May also be set with `%s`. Defaults to %d.", keymint.MaxMaxRetries, keymint.EnvMaxRetries, keymint.DefaultMaxRetries),
 				Optional:   true,
 				Validators: []validator.Int64{int64validator.Between(0, keymint.MaxMaxRetries)},
 			},
 			"retry_wait_min": schema.StringAttribute{
 				MarkdownDescription: fmt.Sprintf("Shortest wait before a retry, as a duration such as `500ms` or "+
 					"`2s`. Waits double with each retry, with jitter. May also be set with `%s`. Defaults to `%s`.",
-					EnvRetryWaitMin, keymint.DefaultRetryWaitMin),
+					keymint.EnvRetryWaitMin, keymint.DefaultRetryWaitMin),
 				Optional:   true,
 				Validators: []validator.String{durationBetween(0, keymint.MaxRetryWait)},
 			},
@@ -142,14 +129,14 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				MarkdownDescription: fmt.Sprintf("Longest wait before a retry where the server names no time, as a "+
 					"duration, at most `%s`. A `Retry-After` the server sends with a 429 or 503 is honoured in full, "+
 					"within `rate_limit_wait`. May also be set with `%s`. Defaults to `%s`.",
-					keymint.MaxRetryWait, EnvRetryWaitMax, keymint.DefaultRetryWaitMax),
+					keymint.MaxRetryWait, keymint.EnvRetryWaitMax, keymint.DefaultRetryWaitMax),
 				Optional:   true,
 				Validators: []validator.String{durationBetween(0, keymint.MaxRetryWait)},
 			},
 			"request_timeout": schema.StringAttribute{
 				MarkdownDescription: fmt.Sprintf("Time limit of each request attempt, answer included, as a "+
 					"duration from `%s` to `%s`. May also be set with `%s`. Defaults to `%s`.",
-					keymint.MinRequestTimeout, keymint.MaxRequestTimeout, EnvRequestTimeout, keymint.DefaultRequestTimeout),
+					keymint.MinRequestTimeout, keymint.MaxRequestTimeout, keymint.EnvRequestTimeout, keymint.DefaultRequestTimeout),
 				Optional:   true,
 				Validators: []validator.String{durationBetween(keymint.MinRequestTimeout, keymint.MaxRequestTimeout)},
 			},
@@ -159,7 +146,7 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 					"until the moment the server names in `Retry-After`, then tries again; a request that has waited "+
 					"this long in total gives up with an error saying how often it was refused and for how long it "+
 					"waited. `0s` gives up at the first 429. May also be set with `%s`. Defaults to `%s`.",
-					keymint.MaxRateLimitWait, EnvRateLimitWait, keymint.DefaultRateLimitWait),
+					keymint.MaxRateLimitWait, keymint.EnvRateLimitWait, keymint.DefaultRateLimitWait),
 				Optional:   true,
 				Validators: []validator.String{durationBetween(0, keymint.MaxRateLimitWait)},
 			},
@@ -169,7 +156,7 @@ func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 					"a large apply is never refused with 429 at all. Requests are spaced evenly, 5%% further apart than "+
 					"the limit allows, so that a server counting in a sliding window never refuses one. Unset, requests "+
 					"are not paced and a 429 makes them wait (see `rate_limit_wait`). May also be set with `%s`.",
-					maxRequestsPerMinuteMax, EnvMaxRequests),
+					maxRequestsPerMinuteMax, keymint.EnvMaxRequests),
 				Optional:   true,
 				Validators: []validator.Int64{int64validator.Between(1, maxRequestsPerMinuteMax)},
 			},
@@ -197,7 +184,7 @@ func (p *keymintProvider) ValidateConfig(ctx context.Context, req provider.Valid
 	if !cfg.AccessToken.IsNull() && !cfg.AccessToken.IsUnknown() && strings.TrimSpace(cfg.AccessToken.ValueString()) == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("access_token"), "Empty access_token",
 			"access_token is set to an empty string. Set it to your KeyMint API access token, or remove it "+
-				"and set the "+EnvAccessToken+" environment variable instead.")
+				"and set the "+keymint.EnvAccessToken+" environment variable instead.")
 	}
 }
 
@@ -276,7 +263,7 @@ func checkBaseURL(raw string) error {
 		return fmt.Errorf("base_url %s is not a valid URL: it must be an absolute https:// URL such as %s", safeURL(raw), keymint.DefaultBaseURL)
 	}
 	if u.User != nil {
-		return fmt.Errorf("base_url %s must not contain credentials (user info before the host); set the access token with the %s environment variable", safeURL(raw), EnvAccessToken)
+		return fmt.Errorf("base_url %s must not contain credentials (user info before the host); set the access token with the %s environment variable", safeURL(raw), keymint.EnvAccessToken)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return fmt.Errorf("base_url %s must not have a query or fragment", safeURL(raw))

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 	"github.com/keymint-dev/terraform-provider-keymint/tools/acctest"
 )
 
@@ -102,22 +103,22 @@ func TestSettingsFromEnvironment(t *testing.T) {
 		RequestTimeout: types.StringNull(), RateLimitWait: types.StringNull(), MaxRequests: types.Int64Null(),
 	}
 	var diags diag.Diagnostics
-	t.Setenv(EnvAccessToken, "at_env_token")
-	for _, env := range []string{EnvAPIVersion, EnvRateLimitWait, EnvMaxRequests} {
+	t.Setenv(keymint.EnvAccessToken, "at_env_token")
+	for _, env := range []string{keymint.EnvAPIVersion, keymint.EnvRateLimitWait, keymint.EnvMaxRequests} {
 		t.Setenv(env, "") // empty counts as unset; make test sets KEYMINT_API_VERSION
 	}
 	defaults := settingsFrom(null, &diags)
 	if defaults.APIVersion != "auto" || defaults.RateLimitWait == nil || *defaults.RateLimitWait != 15*time.Minute || defaults.MaxRequestsPerMinute != 0 {
 		t.Errorf("defaults = %+v, want api_version auto, rate_limit_wait 15m, no pacing", defaults)
 	}
-	t.Setenv(EnvBaseURL, "http://127.0.0.1:9999")
-	t.Setenv(EnvAPIVersion, "v2")
-	t.Setenv(EnvMaxRetries, "7")
-	t.Setenv(EnvRetryWaitMin, "250ms")
-	t.Setenv(EnvRetryWaitMax, "4s")
-	t.Setenv(EnvRequestTimeout, "45s")
-	t.Setenv(EnvRateLimitWait, "2m30s")
-	t.Setenv(EnvMaxRequests, "100")
+	t.Setenv(keymint.EnvBaseURL, "http://127.0.0.1:9999")
+	t.Setenv(keymint.EnvAPIVersion, "v2")
+	t.Setenv(keymint.EnvMaxRetries, "7")
+	t.Setenv(keymint.EnvRetryWaitMin, "250ms")
+	t.Setenv(keymint.EnvRetryWaitMax, "4s")
+	t.Setenv(keymint.EnvRequestTimeout, "45s")
+	t.Setenv(keymint.EnvRateLimitWait, "2m30s")
+	t.Setenv(keymint.EnvMaxRequests, "100")
 	got := settingsFrom(null, &diags)
 	if diags.HasError() {
 		t.Fatalf("diagnostics: %v", diags)
@@ -141,14 +142,14 @@ func TestSettingsFromEnvironment(t *testing.T) {
 	}
 
 	bad := map[string]string{
-		EnvAPIVersion:     `KEYMINT_API_VERSION is "v9"; allowed values are "auto", "v1" and "v2"`,
-		EnvRateLimitWait:  `KEYMINT_RATE_LIMIT_WAIT is "v9": it must be a duration`,
-		EnvMaxRequests:    `KEYMINT_MAX_REQUESTS_PER_MINUTE is "v9"; it must be a whole number from 1 to 100000`,
-		EnvMaxRetries:     `KEYMINT_MAX_RETRIES is "v9"; it must be a whole number from 0 to 20`,
-		EnvRetryWaitMin:   `KEYMINT_RETRY_WAIT_MIN is "v9": it must be a duration`,
-		EnvRetryWaitMax:   `KEYMINT_RETRY_WAIT_MAX is "v9": it must be a duration`,
-		EnvRequestTimeout: `KEYMINT_REQUEST_TIMEOUT is "v9": it must be a duration`,
-		EnvBaseURL:        `base_url "v9" is not a valid URL`,
+		keymint.EnvAPIVersion:     `KEYMINT_API_VERSION is "v9"; allowed values are "auto", "v1" and "v2"`,
+		keymint.EnvRateLimitWait:  `KEYMINT_RATE_LIMIT_WAIT is "v9": it must be a duration`,
+		keymint.EnvMaxRequests:    `KEYMINT_MAX_REQUESTS_PER_MINUTE is "v9"; it must be a whole number from 1 to 100000`,
+		keymint.EnvMaxRetries:     `KEYMINT_MAX_RETRIES is "v9"; it must be a whole number from 0 to 20`,
+		keymint.EnvRetryWaitMin:   `KEYMINT_RETRY_WAIT_MIN is "v9": it must be a duration`,
+		keymint.EnvRetryWaitMax:   `KEYMINT_RETRY_WAIT_MAX is "v9": it must be a duration`,
+		keymint.EnvRequestTimeout: `KEYMINT_REQUEST_TIMEOUT is "v9": it must be a duration`,
+		keymint.EnvBaseURL:        `base_url "v9" is not a valid URL`,
 	}
 	for env, want := range bad {
 		t.Run(env, func(t *testing.T) {
@@ -161,8 +162,8 @@ func TestSettingsFromEnvironment(t *testing.T) {
 		})
 	}
 	t.Run("0s means the default", func(t *testing.T) {
-		t.Setenv(EnvRetryWaitMin, "5s")
-		t.Setenv(EnvRetryWaitMax, "0s") // the default, 30s: longer than 5s
+		t.Setenv(keymint.EnvRetryWaitMin, "5s")
+		t.Setenv(keymint.EnvRetryWaitMax, "0s") // the default, 30s: longer than 5s
 		var diags diag.Diagnostics
 		settingsFrom(null, &diags)
 		if diags.HasError() {
@@ -173,7 +174,7 @@ func TestSettingsFromEnvironment(t *testing.T) {
 		}
 	})
 	t.Run("min above max", func(t *testing.T) {
-		t.Setenv(EnvRetryWaitMin, "5s")
+		t.Setenv(keymint.EnvRetryWaitMin, "5s")
 		var diags diag.Diagnostics
 		settingsFrom(null, &diags)
 		if !strings.Contains(fmt.Sprint(diags), "longer than the maximum") {

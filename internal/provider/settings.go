@@ -23,41 +23,41 @@ import (
 func settingsFrom(cfg providerModel, diags *diag.Diagnostics) keymint.Config {
 	var out keymint.Config
 
-	out.AccessToken = firstNonEmpty(cfg.AccessToken.ValueString(), os.Getenv(EnvAccessToken))
+	out.AccessToken = firstNonEmpty(cfg.AccessToken.ValueString(), os.Getenv(keymint.EnvAccessToken))
 	if out.AccessToken == "" {
 		diags.AddAttributeError(path.Root("access_token"), "Missing KeyMint access token",
-			"The provider needs a KeyMint API access token. Set the "+EnvAccessToken+" environment variable "+
+			"The provider needs a KeyMint API access token. Set the "+keymint.EnvAccessToken+" environment variable "+
 				"(preferred), or the access_token argument of the provider block.")
 	}
 
-	out.BaseURL = firstNonEmpty(cfg.BaseURL.ValueString(), os.Getenv(EnvBaseURL), keymint.DefaultBaseURL)
+	out.BaseURL = firstNonEmpty(cfg.BaseURL.ValueString(), os.Getenv(keymint.EnvBaseURL), keymint.DefaultBaseURL)
 	if err := checkBaseURL(out.BaseURL); err != nil {
 		diags.AddAttributeError(path.Root("base_url"), "Invalid base_url",
-			err.Error()+" (the value comes from the base_url argument or the "+EnvBaseURL+" environment variable)")
+			err.Error()+" (the value comes from the base_url argument or the "+keymint.EnvBaseURL+" environment variable)")
 	}
 
-	out.APIVersion = firstNonEmpty(cfg.APIVersion.ValueString(), os.Getenv(EnvAPIVersion), keymint.APIAuto)
+	out.APIVersion = firstNonEmpty(cfg.APIVersion.ValueString(), os.Getenv(keymint.EnvAPIVersion), keymint.APIAuto)
 	if !slices.Contains(keymint.APIVersions, out.APIVersion) {
 		diags.AddAttributeError(path.Root("api_version"), "Invalid api_version",
-			fmt.Sprintf("%s is %q; allowed values are %s.", EnvAPIVersion, out.APIVersion, quoted(keymint.APIVersions)))
+			fmt.Sprintf("%s is %q; allowed values are %s.", keymint.EnvAPIVersion, out.APIVersion, quoted(keymint.APIVersions)))
 	}
 
-	if n, ok := intSetting(cfg.MaxRetries, "max_retries", EnvMaxRetries, 0, keymint.MaxMaxRetries, diags); ok {
+	if n, ok := intSetting(cfg.MaxRetries, "max_retries", keymint.EnvMaxRetries, 0, keymint.MaxMaxRetries, diags); ok {
 		out.MaxRetries = &n
 	}
-	if n, ok := intSetting(cfg.MaxRequests, "max_requests_per_minute", EnvMaxRequests, 1, maxRequestsPerMinuteMax, diags); ok {
+	if n, ok := intSetting(cfg.MaxRequests, "max_requests_per_minute", keymint.EnvMaxRequests, 1, maxRequestsPerMinuteMax, diags); ok {
 		out.MaxRequestsPerMinute = n
 	}
-	out.RateLimitWait = ptr(durationSetting(cfg.RateLimitWait, "rate_limit_wait", EnvRateLimitWait, 0, keymint.MaxRateLimitWait, keymint.DefaultRateLimitWait, diags))
+	out.RateLimitWait = ptr(durationSetting(cfg.RateLimitWait, "rate_limit_wait", keymint.EnvRateLimitWait, 0, keymint.MaxRateLimitWait, keymint.DefaultRateLimitWait, diags))
 
-	out.RetryWaitMin = durationSetting(cfg.RetryWaitMin, "retry_wait_min", EnvRetryWaitMin, 0, keymint.MaxRetryWait, keymint.DefaultRetryWaitMin, diags)
-	out.RetryWaitMax = durationSetting(cfg.RetryWaitMax, "retry_wait_max", EnvRetryWaitMax, 0, keymint.MaxRetryWait, keymint.DefaultRetryWaitMax, diags)
-	out.RequestTimeout = durationSetting(cfg.RequestTimeout, "request_timeout", EnvRequestTimeout,
+	out.RetryWaitMin = durationSetting(cfg.RetryWaitMin, "retry_wait_min", keymint.EnvRetryWaitMin, 0, keymint.MaxRetryWait, keymint.DefaultRetryWaitMin, diags)
+	out.RetryWaitMax = durationSetting(cfg.RetryWaitMax, "retry_wait_max", keymint.EnvRetryWaitMax, 0, keymint.MaxRetryWait, keymint.DefaultRetryWaitMax, diags)
+	out.RequestTimeout = durationSetting(cfg.RequestTimeout, "request_timeout", keymint.EnvRequestTimeout,
 		keymint.MinRequestTimeout, keymint.MaxRequestTimeout, keymint.DefaultRequestTimeout, diags)
 	if !diags.HasError() && retryWaitsInverted(out.RetryWaitMin, out.RetryWaitMax) {
 		diags.AddAttributeError(path.Root("retry_wait_min"), "Invalid retry waits",
 			fmt.Sprintf("The minimum retry wait (%s) is longer than the maximum (%s), counting %s and %s; "+
-				"make the minimum no longer than the maximum.", out.RetryWaitMin, out.RetryWaitMax, EnvRetryWaitMin, EnvRetryWaitMax))
+				"make the minimum no longer than the maximum.", out.RetryWaitMin, out.RetryWaitMax, keymint.EnvRetryWaitMin, keymint.EnvRetryWaitMax))
 	}
 	return out
 }

@@ -432,3 +432,7 @@ func randomHex(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// LiveVariables are the variables that, all set, point the acceptance tests
+// at a live server; offline runs remove them from the environment.
+var LiveVariables = []string{keymint.EnvAccessToken, keymint.EnvBaseURL, EnvTestProductID, EnvTestLicenseKey}
