@@ -11,8 +11,54 @@
 //     the cancel function of every request's context and drops them only in
 //     StopProvider, so each request's context (with its loggers) stays
 //     reachable for the life of the process: tens of megabytes for a thousand
-//     resources. Serve releases them every releaseEvery requests, at a moment
-//     when no request is in flight, through the same StopProvider call.
+//     resources. Serve releases them, through the same StopProvider call,
+//     after every releaseEvery requests, at a moment when no request is in
+//     flight.
+//
+// # Why a release cancels no request and delays none
+//
+// StopProvider cancels every context the framework registered, those of
+// running requests included. A release is harmless only if no request whose
+// context it cancels still has work to do. The wrapper therefore keeps count
+// of the requests in flight, and releases only when the count is zero:
+//
+//   - Every RPC of the framework's server is tracked: each method of
+//     tfprotov6.ProviderServer, ListResourceServer, ActionServer and
+//     StateStoreServer, except StopProvider itself (Terraform calls it to
+//     cancel what runs, so it must neither wait nor be waited for). The
+//     wrapper names the server interface it forwards (fullServer) instead
+//     of embedding the framework's server, so that a method added to those
+//     interfaces by a newer terraform-plugin-go fails to compile here
+//     rather than passing through untracked.
+//   - A unary request is in flight from its call until it returns.
+//   - A streamed answer (InvokeAction's Events, ListResource's Results,
+//     ReadStateBytes' Chunks) does its work in its iterator, after the call
+//     has returned: the framework runs an action in a goroutine the Events
+//     iterator starts, and sends its completed event only once the action
+//     has returned. Such a request stays in flight until the iterator has
+//     yielded its last element and returned, or until the request's context
+//     is done, whichever comes first. Once the request's context is done,
+//     every context the framework derived from it is cancelled already, so
+//     cancelling them again changes nothing. A consumer that stops early,
+//     or never ranges over the stream, keeps the request in flight until
+//     then (tf6server ranges over every stream, and stops early only when
+//     the RPC's context is done or the stream is broken, after which gRPC
+//     cancels that context).
+//
+// The count is the reader count of a sync.RWMutex: a request takes the read
+// lock when it starts and gives it up when it ends. A release takes the
+// write lock with TryLock, which succeeds only while no request is in flight
+// and never waits: when it fails, the release is skipped, and every later
+// request that ends tries again (the requests that end first find the
+// others still running; the last one finds none). A failed TryLock leaves
+// no writer pending, so it never holds up a new request. While a release
+// holds the write lock, new requests wait for it: that is the time
+// StopProvider takes to cancel the registered contexts, microseconds. The
+// release runs in the goroutine of the request that ended last, after its
+// answer is complete (for a stream, after its last element).
+//
+// No request waits for another: a slow request only puts the release off
+// until it ends, and memory grows meanwhile as it would without releases.
 //
 // The benchmark's no-op provider is served the same way, so that its floor
 // and this provider differ only in their own work.
@@ -20,6 +66,7 @@ package pluginserver
 
 import (
 	"context"
+	"iter"
 	"os"
 	"strings"
 	"sync"
@@ -31,8 +78,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 )
 
-// releaseEvery is how many requests pass between two releases of the
-// framework's registered contexts.
+// releaseEvery is how many requests end between two releases of the
+// framework's registered contexts (more when a release has to be put off).
 const releaseEvery = 200
 
 // Serve serves the provider at the registry address. debug runs it for a
@@ -86,99 +133,354 @@ func NewServer(inner tfprotov6.ProviderServer) tfprotov6.ProviderServer {
 	if !ok {
 		return inner
 	}
-	return &releasingServer{fullServer: full}
+	return &releasingServer{inner: full}
 }
+
+// The wrapper implements every method itself: none is promoted from the
+// framework's server, so none escapes tracking.
+var _ fullServer = (*releasingServer)(nil)
 
 type releasingServer struct {
-	fullServer
+	inner fullServer
 
-	// Requests hold the read lock while they run; a release holds the
-	// write lock, so it never cancels the context of a running request.
-	mu       sync.RWMutex
-	requests atomic.Int64
+	// inFlight is read-locked by each request while it is in flight, and
+	// write-locked (only ever with TryLock) by a release.
+	inFlight sync.RWMutex
+	// due counts the requests ended since the last release.
+	due atomic.Int64
+	// ended and releases count requests ended and releases made, for
+	// the tests.
+	ended    atomic.Int64
+	releases atomic.Int64
 }
 
-// track marks a request running until the returned function is called.
-func (s *releasingServer) track() func() {
-	s.mu.RLock()
-	return func() {
-		s.mu.RUnlock()
-		if s.requests.Add(1)%releaseEvery == 0 {
-			go s.release()
+// begin marks a request in flight; end must follow exactly once.
+func (s *releasingServer) begin() {
+	s.inFlight.RLock()
+}
+
+// end marks a request ended and, if a release is due, tries it.
+func (s *releasingServer) end() {
+	s.inFlight.RUnlock()
+	s.ended.Add(1)
+	if s.due.Add(1) >= releaseEvery {
+		s.tryRelease()
+	}
+}
+
+// tryRelease drops the framework's registered contexts if no request is in
+// flight, and otherwise leaves it to a request that ends later. Every
+// request those contexts belonged to has ended, so cancelling them affects
+// nothing.
+func (s *releasingServer) tryRelease() {
+	if !s.inFlight.TryLock() {
+		return // a request is in flight, or another release runs
+	}
+	defer s.inFlight.Unlock()
+	n := s.due.Load()
+	if n < releaseEvery {
+		return // another release came first
+	}
+	_, _ = s.inner.StopProvider(context.Background(), &tfprotov6.StopProviderRequest{})
+	s.due.Add(-n)
+	s.releases.Add(1)
+}
+
+// streamEnd ends a streamed request once: when its iterator has yielded
+// everything, or when its context is done.
+type streamEnd struct {
+	once     sync.Once
+	s        *releasingServer
+	stopWait func() bool
+}
+
+// beginStream marks a streamed request in flight until its context is done
+// or finish is called.
+func (s *releasingServer) beginStream(ctx context.Context) *streamEnd {
+	s.begin()
+	e := &streamEnd{s: s}
+	e.stopWait = context.AfterFunc(ctx, e.end)
+	return e
+}
+
+func (e *streamEnd) end() { e.once.Do(e.s.end) }
+
+// finish ends the request now.
+func (e *streamEnd) finish() {
+	e.stopWait()
+	e.end()
+}
+
+// tracked returns seq, ending the request once seq has returned after
+// yielding everything. When the consumer stops early, whatever seq had
+// started may still run, so the request stays in flight until its context
+// is done.
+func tracked[T any](e *streamEnd, seq iter.Seq[T]) iter.Seq[T] {
+	if seq == nil {
+		e.finish()
+		return nil
+	}
+	return func(yield func(T) bool) {
+		stopped := false
+		seq(func(v T) bool {
+			if stopped || !yield(v) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		if !stopped {
+			e.finish()
 		}
 	}
 }
 
-// release drops the framework's registered contexts while no request runs.
-// Every request those contexts belonged to has ended, so cancelling them
-// affects nothing.
-func (s *releasingServer) release() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, _ = s.StopProvider(context.Background(), &tfprotov6.StopProviderRequest{}) // the framework's, not wrapped
+// StopProvider is Terraform's: it cancels what runs, so it is not tracked.
+func (s *releasingServer) StopProvider(ctx context.Context, req *tfprotov6.StopProviderRequest) (*tfprotov6.StopProviderResponse, error) {
+	return s.inner.StopProvider(ctx, req)
 }
 
+// Streamed answers.
+
+func (s *releasingServer) InvokeAction(ctx context.Context, req *tfprotov6.InvokeActionRequest) (*tfprotov6.InvokeActionServerStream, error) {
+	e := s.beginStream(ctx)
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			e.finish()
+		}
+	}()
+	inner, err := s.inner.InvokeAction(ctx, req)
+	if err != nil || inner == nil {
+		return inner, err // no stream is ranged over after an error
+	}
+	handedOver = true
+	return &tfprotov6.InvokeActionServerStream{Events: tracked(e, inner.Events)}, nil
+}
+
+func (s *releasingServer) ListResource(ctx context.Context, req *tfprotov6.ListResourceRequest) (*tfprotov6.ListResourceServerStream, error) {
+	e := s.beginStream(ctx)
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			e.finish()
+		}
+	}()
+	inner, err := s.inner.ListResource(ctx, req)
+	if err != nil || inner == nil {
+		return inner, err // no stream is ranged over after an error
+	}
+	handedOver = true
+	return &tfprotov6.ListResourceServerStream{Results: tracked(e, inner.Results)}, nil
+}
+
+func (s *releasingServer) ReadStateBytes(ctx context.Context, req *tfprotov6.ReadStateBytesRequest) (*tfprotov6.ReadStateBytesStream, error) {
+	e := s.beginStream(ctx)
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			e.finish()
+		}
+	}()
+	inner, err := s.inner.ReadStateBytes(ctx, req)
+	if err != nil || inner == nil {
+		return inner, err // no stream is ranged over after an error
+	}
+	handedOver = true
+	return &tfprotov6.ReadStateBytesStream{Chunks: tracked(e, inner.Chunks)}, nil
+}
+
+// Unary requests, WriteStateBytes included: the framework reads its chunks
+// before it returns.
+
 func (s *releasingServer) GetMetadata(ctx context.Context, req *tfprotov6.GetMetadataRequest) (*tfprotov6.GetMetadataResponse, error) {
-	defer s.track()()
-	return s.fullServer.GetMetadata(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.GetMetadata(ctx, req)
 }
 
 func (s *releasingServer) GetProviderSchema(ctx context.Context, req *tfprotov6.GetProviderSchemaRequest) (*tfprotov6.GetProviderSchemaResponse, error) {
-	defer s.track()()
-	return s.fullServer.GetProviderSchema(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.GetProviderSchema(ctx, req)
 }
 
 func (s *releasingServer) GetResourceIdentitySchemas(ctx context.Context, req *tfprotov6.GetResourceIdentitySchemasRequest) (*tfprotov6.GetResourceIdentitySchemasResponse, error) {
-	defer s.track()()
-	return s.fullServer.GetResourceIdentitySchemas(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.GetResourceIdentitySchemas(ctx, req)
 }
 
 func (s *releasingServer) ValidateProviderConfig(ctx context.Context, req *tfprotov6.ValidateProviderConfigRequest) (*tfprotov6.ValidateProviderConfigResponse, error) {
-	defer s.track()()
-	return s.fullServer.ValidateProviderConfig(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.ValidateProviderConfig(ctx, req)
 }
 
 func (s *releasingServer) ConfigureProvider(ctx context.Context, req *tfprotov6.ConfigureProviderRequest) (*tfprotov6.ConfigureProviderResponse, error) {
-	defer s.track()()
-	return s.fullServer.ConfigureProvider(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.ConfigureProvider(ctx, req)
 }
 
 func (s *releasingServer) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) (*tfprotov6.ValidateResourceConfigResponse, error) {
-	defer s.track()()
-	return s.fullServer.ValidateResourceConfig(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.ValidateResourceConfig(ctx, req)
 }
 
 func (s *releasingServer) UpgradeResourceState(ctx context.Context, req *tfprotov6.UpgradeResourceStateRequest) (*tfprotov6.UpgradeResourceStateResponse, error) {
-	defer s.track()()
-	return s.fullServer.UpgradeResourceState(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.UpgradeResourceState(ctx, req)
 }
 
 func (s *releasingServer) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
-	defer s.track()()
-	return s.fullServer.ReadResource(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.ReadResource(ctx, req)
 }
 
 func (s *releasingServer) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
-	defer s.track()()
-	return s.fullServer.PlanResourceChange(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.PlanResourceChange(ctx, req)
 }
 
 func (s *releasingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6.ApplyResourceChangeRequest) (*tfprotov6.ApplyResourceChangeResponse, error) {
-	defer s.track()()
-	return s.fullServer.ApplyResourceChange(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.ApplyResourceChange(ctx, req)
 }
 
 func (s *releasingServer) ImportResourceState(ctx context.Context, req *tfprotov6.ImportResourceStateRequest) (*tfprotov6.ImportResourceStateResponse, error) {
-	defer s.track()()
-	return s.fullServer.ImportResourceState(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.ImportResourceState(ctx, req)
+}
+
+func (s *releasingServer) MoveResourceState(ctx context.Context, req *tfprotov6.MoveResourceStateRequest) (*tfprotov6.MoveResourceStateResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.MoveResourceState(ctx, req)
+}
+
+func (s *releasingServer) UpgradeResourceIdentity(ctx context.Context, req *tfprotov6.UpgradeResourceIdentityRequest) (*tfprotov6.UpgradeResourceIdentityResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.UpgradeResourceIdentity(ctx, req)
+}
+
+func (s *releasingServer) GenerateResourceConfig(ctx context.Context, req *tfprotov6.GenerateResourceConfigRequest) (*tfprotov6.GenerateResourceConfigResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.GenerateResourceConfig(ctx, req)
 }
 
 func (s *releasingServer) ValidateDataResourceConfig(ctx context.Context, req *tfprotov6.ValidateDataResourceConfigRequest) (*tfprotov6.ValidateDataResourceConfigResponse, error) {
-	defer s.track()()
-	return s.fullServer.ValidateDataResourceConfig(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.ValidateDataResourceConfig(ctx, req)
 }
 
 func (s *releasingServer) ReadDataSource(ctx context.Context, req *tfprotov6.ReadDataSourceRequest) (*tfprotov6.ReadDataSourceResponse, error) {
-	defer s.track()()
-	return s.fullServer.ReadDataSource(ctx, req)
+	s.begin()
+	defer s.end()
+	return s.inner.ReadDataSource(ctx, req)
+}
+
+func (s *releasingServer) CallFunction(ctx context.Context, req *tfprotov6.CallFunctionRequest) (*tfprotov6.CallFunctionResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.CallFunction(ctx, req)
+}
+
+func (s *releasingServer) GetFunctions(ctx context.Context, req *tfprotov6.GetFunctionsRequest) (*tfprotov6.GetFunctionsResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.GetFunctions(ctx, req)
+}
+
+func (s *releasingServer) ValidateEphemeralResourceConfig(ctx context.Context, req *tfprotov6.ValidateEphemeralResourceConfigRequest) (*tfprotov6.ValidateEphemeralResourceConfigResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.ValidateEphemeralResourceConfig(ctx, req)
+}
+
+func (s *releasingServer) OpenEphemeralResource(ctx context.Context, req *tfprotov6.OpenEphemeralResourceRequest) (*tfprotov6.OpenEphemeralResourceResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.OpenEphemeralResource(ctx, req)
+}
+
+func (s *releasingServer) RenewEphemeralResource(ctx context.Context, req *tfprotov6.RenewEphemeralResourceRequest) (*tfprotov6.RenewEphemeralResourceResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.RenewEphemeralResource(ctx, req)
+}
+
+func (s *releasingServer) CloseEphemeralResource(ctx context.Context, req *tfprotov6.CloseEphemeralResourceRequest) (*tfprotov6.CloseEphemeralResourceResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.CloseEphemeralResource(ctx, req)
+}
+
+func (s *releasingServer) ValidateListResourceConfig(ctx context.Context, req *tfprotov6.ValidateListResourceConfigRequest) (*tfprotov6.ValidateListResourceConfigResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.ValidateListResourceConfig(ctx, req)
+}
+
+func (s *releasingServer) ValidateActionConfig(ctx context.Context, req *tfprotov6.ValidateActionConfigRequest) (*tfprotov6.ValidateActionConfigResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.ValidateActionConfig(ctx, req)
+}
+
+func (s *releasingServer) PlanAction(ctx context.Context, req *tfprotov6.PlanActionRequest) (*tfprotov6.PlanActionResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.PlanAction(ctx, req)
+}
+
+func (s *releasingServer) ValidateStateStoreConfig(ctx context.Context, req *tfprotov6.ValidateStateStoreConfigRequest) (*tfprotov6.ValidateStateStoreConfigResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.ValidateStateStoreConfig(ctx, req)
+}
+
+func (s *releasingServer) ConfigureStateStore(ctx context.Context, req *tfprotov6.ConfigureStateStoreRequest) (*tfprotov6.ConfigureStateStoreResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.ConfigureStateStore(ctx, req)
+}
+
+func (s *releasingServer) WriteStateBytes(ctx context.Context, req *tfprotov6.WriteStateBytesStream) (*tfprotov6.WriteStateBytesResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.WriteStateBytes(ctx, req)
+}
+
+func (s *releasingServer) GetStates(ctx context.Context, req *tfprotov6.GetStatesRequest) (*tfprotov6.GetStatesResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.GetStates(ctx, req)
+}
+
+func (s *releasingServer) DeleteState(ctx context.Context, req *tfprotov6.DeleteStateRequest) (*tfprotov6.DeleteStateResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.DeleteState(ctx, req)
+}
+
+func (s *releasingServer) LockState(ctx context.Context, req *tfprotov6.LockStateRequest) (*tfprotov6.LockStateResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.LockState(ctx, req)
+}
+
+func (s *releasingServer) UnlockState(ctx context.Context, req *tfprotov6.UnlockStateRequest) (*tfprotov6.UnlockStateResponse, error) {
+	s.begin()
+	defer s.end()
+	return s.inner.UnlockState(ctx, req)
 }
