@@ -16,10 +16,9 @@ func keyFingerprint(productID, licenseKey string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// ActivationID is the ID of a keymint_device_activation:
-// <product_id>/<key fingerprint>/<host_id>. The benchmark's no-op provider
-// builds its IDs with it too.
-func ActivationID(productID, licenseKey, hostID string) string {
+// activationID is the ID of a keymint_device_activation:
+// <product_id>/<key fingerprint>/<host_id>.
+func activationID(productID, licenseKey, hostID string) string {
 	return productID + "/" + keyFingerprint(productID, licenseKey) + "/" + hostID
 }
 

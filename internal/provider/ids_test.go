@@ -49,14 +49,14 @@ func TestParseActivationImportID(t *testing.T) {
 }
 
 func TestActivationIDHidesKey(t *testing.T) {
-	id := ActivationID("prod_0123456789abcdefghij", "LK-SECRET-0123-4567-89AB", "host-1")
+	id := activationID("prod_0123456789abcdefghij", "LK-SECRET-0123-4567-89AB", "host-1")
 	if strings.Contains(id, "SECRET") {
 		t.Errorf("id %q contains the key", id)
 	}
-	if id != ActivationID("prod_0123456789abcdefghij", "LK-SECRET-0123-4567-89AB", "host-1") {
+	if id != activationID("prod_0123456789abcdefghij", "LK-SECRET-0123-4567-89AB", "host-1") {
 		t.Error("the id is not stable")
 	}
-	if id == ActivationID("prod_0123456789abcdefghij", "LK-OTHER-0123-4567-89AB", "host-1") {
+	if id == activationID("prod_0123456789abcdefghij", "LK-OTHER-0123-4567-89AB", "host-1") {
 		t.Error("two keys give the same id")
 	}
 }

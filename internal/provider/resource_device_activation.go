@@ -193,7 +193,7 @@ func (r *deviceActivationResource) Create(ctx context.Context, req resource.Crea
 				"lists in KeyMint.", plan.what()))
 		return
 	}
-	plan.ID = types.StringValue(ActivationID(productID, key, hostID))
+	plan.ID = types.StringValue(activationID(productID, key, hostID))
 	plan.LicenseeName = types.StringValue(out.act.LicenseeName)
 	plan.LicenseeEmail = types.StringValue(out.act.LicenseeEmail)
 	if out.unreadable {
@@ -269,7 +269,7 @@ func outcomeUnknown(err error) bool {
 // all is never lost track of. Deactivating a host that holds no seat is
 // harmless.
 func (r *deviceActivationResource) keepUncertain(ctx context.Context, m *deviceActivationModel, resp *resource.CreateResponse) {
-	m.ID = types.StringValue(ActivationID(m.ProductID.ValueString(), m.LicenseKey.ValueString(), m.HostID.ValueString()))
+	m.ID = types.StringValue(activationID(m.ProductID.ValueString(), m.LicenseKey.ValueString(), m.HostID.ValueString()))
 	for _, v := range []*types.String{&m.ActivationTime, &m.IPAddress, &m.LicenseeName, &m.LicenseeEmail} {
 		if v.IsUnknown() {
 			*v = types.StringValue("")
@@ -352,7 +352,7 @@ func (r *deviceActivationResource) Read(ctx context.Context, req resource.ReadRe
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	state.ID = types.StringValue(ActivationID(productID, key, hostID))
+	state.ID = types.StringValue(activationID(productID, key, hostID))
 	setDevice(&state, dev)
 	if lic.Customer != nil {
 		state.LicenseeName = types.StringValue(lic.Customer.Name)
@@ -420,7 +420,7 @@ func (r *deviceActivationResource) ImportState(ctx context.Context, req resource
 		return
 	}
 	m := deviceActivationModel{
-		ID:             types.StringValue(ActivationID(productID, key, hostID)),
+		ID:             types.StringValue(activationID(productID, key, hostID)),
 		ProductID:      types.StringValue(productID),
 		LicenseKey:     types.StringValue(key),
 		HostID:         types.StringValue(hostID),

@@ -75,7 +75,7 @@ func TestAccDeviceActivation_basic(t *testing.T) {
 	addr := "keymint_device_activation.test"
 	config := activationConfig("test", l, host, "ci-runner")
 	importID := l.ProductID + "/" + l.Key + "/" + host
-	wantID := ActivationID(l.ProductID, l.Key, host)
+	wantID := activationID(l.ProductID, l.Key, host)
 	keyVar := "KEYMINT_ACCTEST_KEY_" + strings.ToUpper(strings.ReplaceAll(acctest.HostID(t, "k"), "-", "_"))
 	t.Cleanup(func() { _ = os.Unsetenv(keyVar) })
 

@@ -1,36 +1,40 @@
 // Package noopprovider is the floor the benchmark (tools/bench) measures
 // the KeyMint provider against: a provider built on the same framework and
-// protocol, with the same type name and the same schemas, that makes no
+// protocol, with the same type names and the same schemas, that makes no
 // API call at all.
 //
-// Its schemas are taken from the real provider at run time, by calling the
-// real Schema methods, so they cannot drift apart. Its
-// keymint_device_activation resource fills the computed attributes with
-// fixed plausible values on Create, returns the state unchanged on Read and
-// does nothing on Delete. The provider block accepts the real provider's
-// attributes (access_token, base_url) and ignores them. What the real
-// provider costs above this floor is its own work: API calls, decoding,
-// its own logging.
+// Nothing of the real provider is declared again here. Its resources, data
+// sources and actions are the real provider's own, listed by its Resources,
+// DataSources and Actions methods, with their real Metadata and Schema
+// (validators and plan modifiers included); only what they do is replaced:
+//
+//   - a resource's Create and Update store the plan as the new state, each
+//     value still unknown replaced by a generic one (see fill); Read
+//     decodes the state and encodes it again, as a provider that refreshes
+//     would; Delete does nothing;
+//   - a data source's Read returns its configuration as its state, its
+//     computed attributes null;
+//   - an action's Invoke does nothing.
+//
+// The provider block is the real one and is ignored. What the real provider
+// costs above this floor is its own work: API calls, decoding, its own
+// logging.
 package noopprovider
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"math/big"
 
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	kmprovider "github.com/keymint-dev/terraform-provider-keymint/internal/provider"
-)
-
-// Fixed values of the computed attributes.
-const (
-	ActivationTime = "2025-01-01T00:00:00.000Z"
-	IPAddress      = "127.0.0.1"
-	LicenseeName   = "Bench Licensee"
-	LicenseeEmail  = "bench@licensee.test"
 )
 
 var _ provider.ProviderWithActions = (*noopProvider)(nil)
@@ -41,15 +45,13 @@ func New() provider.Provider {
 }
 
 type noopProvider struct {
-	real provider.Provider // only its Schema is used
+	real provider.Provider
 }
 
-func (p *noopProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
-	resp.TypeName = "keymint"
-	resp.Version = "noop"
+func (p *noopProvider) Metadata(ctx context.Context, req provider.MetadataRequest, resp *provider.MetadataResponse) {
+	p.real.Metadata(ctx, req, resp)
 }
 
-// Schema is the real provider's schema: access_token and base_url.
 func (p *noopProvider) Schema(ctx context.Context, req provider.SchemaRequest, resp *provider.SchemaResponse) {
 	p.real.Schema(ctx, req, resp)
 }
@@ -58,88 +60,138 @@ func (p *noopProvider) Schema(ctx context.Context, req provider.SchemaRequest, r
 func (p *noopProvider) Configure(context.Context, provider.ConfigureRequest, *provider.ConfigureResponse) {
 }
 
-// Resources, DataSources and Actions: the no-op activation, and the real
-// provider's other types, present only so that Terraform loads the same
-// schema; the benchmark never uses them, and unconfigured they could not call
-// the API anyway.
-func (p *noopProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewDeviceActivationResource, kmprovider.NewLicenseResetResource}
+func (p *noopProvider) Resources(ctx context.Context) []func() resource.Resource {
+	var out []func() resource.Resource
+	for _, newReal := range p.real.Resources(ctx) {
+		out = append(out, func() resource.Resource { return &noopResource{real: newReal()} })
+	}
+	return out
 }
 
-func (p *noopProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{kmprovider.NewLicenseDataSource}
+func (p *noopProvider) DataSources(ctx context.Context) []func() datasource.DataSource {
+	var out []func() datasource.DataSource
+	for _, newReal := range p.real.DataSources(ctx) {
+		out = append(out, func() datasource.DataSource { return &noopDataSource{real: newReal()} })
+	}
+	return out
 }
 
-func (p *noopProvider) Actions(context.Context) []func() action.Action {
-	return []func() action.Action{kmprovider.NewLicenseResetAction}
+func (p *noopProvider) Actions(ctx context.Context) []func() action.Action {
+	real, ok := p.real.(provider.ProviderWithActions)
+	if !ok {
+		return nil
+	}
+	var out []func() action.Action
+	for _, newReal := range real.Actions(ctx) {
+		out = append(out, func() action.Action { return &noopAction{real: newReal()} })
+	}
+	return out
 }
 
-var _ resource.Resource = (*deviceActivation)(nil)
-
-// NewDeviceActivationResource returns the no-op keymint_device_activation.
-func NewDeviceActivationResource() resource.Resource {
-	return &deviceActivation{real: kmprovider.NewDeviceActivationResource()}
+// noopResource is a real resource whose CRUD does nothing.
+type noopResource struct {
+	real resource.Resource // only its Metadata and Schema are used
 }
 
-type deviceActivation struct {
-	real resource.Resource // only its Schema is used
+func (r *noopResource) Metadata(ctx context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	r.real.Metadata(ctx, req, resp)
 }
 
-// model maps the real resource's schema.
-type model struct {
-	ID             types.String `tfsdk:"id"`
-	ProductID      types.String `tfsdk:"product_id"`
-	LicenseKey     types.String `tfsdk:"license_key"`
-	HostID         types.String `tfsdk:"host_id"`
-	DeviceTag      types.String `tfsdk:"device_tag"`
-	ActivationTime types.String `tfsdk:"activation_time"`
-	IPAddress      types.String `tfsdk:"ip_address"`
-	LicenseeName   types.String `tfsdk:"licensee_name"`
-	LicenseeEmail  types.String `tfsdk:"licensee_email"`
-}
-
-func (r *deviceActivation) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_device_activation"
-}
-
-// Schema is the real resource's schema, validators and plan modifiers
-// included.
-func (r *deviceActivation) Schema(ctx context.Context, req resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *noopResource) Schema(ctx context.Context, req resource.SchemaRequest, resp *resource.SchemaResponse) {
 	r.real.Schema(ctx, req, resp)
 }
 
-// Create fills the computed attributes with fixed values; the ID has the
-// real resource's form, <product_id>/<key fingerprint>/<host_id>.
-func (r *deviceActivation) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var m model
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+// Create stores the plan, its unknown values filled.
+func (r *noopResource) Create(_ context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	state, err := fill(req.Plan.Raw)
+	if err != nil {
+		resp.Diagnostics.AddError("No-op create", err.Error())
+		return
+	}
+	resp.State.Raw = state
+}
+
+// Read returns the state unchanged, decoded and encoded again.
+func (r *noopResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var v types.Object
+	resp.Diagnostics.Append(req.State.Get(ctx, &v)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	m.ID = types.StringValue(kmprovider.ActivationID(m.ProductID.ValueString(), m.LicenseKey.ValueString(), m.HostID.ValueString()))
-	m.ActivationTime = types.StringValue(ActivationTime)
-	m.IPAddress = types.StringValue(IPAddress)
-	m.LicenseeName = types.StringValue(LicenseeName)
-	m.LicenseeEmail = types.StringValue(LicenseeEmail)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, v)...)
 }
 
-// Read returns the state unchanged (decoded and encoded again, as a
-// provider that refreshes would).
-func (r *deviceActivation) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m model
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+// Update stores the plan, its unknown values filled.
+func (r *noopResource) Update(_ context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	state, err := fill(req.Plan.Raw)
+	if err != nil {
+		resp.Diagnostics.AddError("No-op update", err.Error())
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-// Update is never called: every argument requires replacement.
-func (r *deviceActivation) Update(_ context.Context, _ resource.UpdateRequest, resp *resource.UpdateResponse) {
-	resp.Diagnostics.AddError("Unexpected update", "keymint_device_activation cannot be updated in place.")
+	resp.State.Raw = state
 }
 
 // Delete does nothing.
-func (r *deviceActivation) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+func (r *noopResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+}
+
+// noopDataSource is a real data source that reads nothing.
+type noopDataSource struct {
+	real datasource.DataSource // only its Metadata and Schema are used
+}
+
+func (d *noopDataSource) Metadata(ctx context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	d.real.Metadata(ctx, req, resp)
+}
+
+func (d *noopDataSource) Schema(ctx context.Context, req datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	d.real.Schema(ctx, req, resp)
+}
+
+// Read returns the configuration: the computed attributes stay null.
+func (d *noopDataSource) Read(_ context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	resp.State.Raw = req.Config.Raw
+}
+
+// noopAction is a real action that does nothing.
+type noopAction struct {
+	real action.Action // only its Metadata and Schema are used
+}
+
+func (a *noopAction) Metadata(ctx context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
+	a.real.Metadata(ctx, req, resp)
+}
+
+func (a *noopAction) Schema(ctx context.Context, req action.SchemaRequest, resp *action.SchemaResponse) {
+	a.real.Schema(ctx, req, resp)
+}
+
+// Invoke does nothing.
+func (a *noopAction) Invoke(context.Context, action.InvokeRequest, *action.InvokeResponse) {
+}
+
+// fill returns the planned value with every unknown value replaced, as a
+// provider does when it applies: a string by a fingerprint of the plan and
+// the attribute's path (16 hexadecimal digits, the same for the same plan,
+// revealing nothing of its values), a number by 0, a bool by false, and any
+// other type (lists, sets, maps, objects) by null.
+func fill(plan tftypes.Value) (tftypes.Value, error) {
+	planSum := sha256.Sum256([]byte(plan.String()))
+	planHex := hex.EncodeToString(planSum[:])
+	return tftypes.Transform(plan, func(p *tftypes.AttributePath, v tftypes.Value) (tftypes.Value, error) {
+		if v.IsKnown() {
+			return v, nil
+		}
+		switch typ := v.Type(); {
+		case typ.Is(tftypes.String):
+			sum := sha256.Sum256([]byte(planHex + "\x00" + p.String()))
+			return tftypes.NewValue(typ, hex.EncodeToString(sum[:8])), nil
+		case typ.Is(tftypes.Number):
+			return tftypes.NewValue(typ, new(big.Float)), nil
+		case typ.Is(tftypes.Bool):
+			return tftypes.NewValue(typ, false), nil
+		default:
+			return tftypes.NewValue(typ, nil), nil
+		}
+	})
 }

@@ -1,28 +1,41 @@
 package noopprovider
 
 import (
-	"context"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
+	"github.com/keymint-dev/terraform-provider-keymint/internal/pluginserver"
 	kmprovider "github.com/keymint-dev/terraform-provider-keymint/internal/provider"
 )
 
-func protocolSchema(t *testing.T, p func() provider.Provider) *tfprotov6.GetProviderSchemaResponse {
+// server is a protocol-6 server that serves actions, as the framework's is.
+type server interface {
+	tfprotov6.ProviderServer
+	tfprotov6.ActionServer
+}
+
+func newServer(t *testing.T, p func() provider.Provider) server {
 	t.Helper()
-	server, err := providerserver.NewProtocol6WithError(p())()
-	if err != nil {
-		t.Fatal(err)
+	s, ok := pluginserver.NewServer(providerserver.NewProtocol6(p())()).(server)
+	if !ok {
+		t.Fatal("the provider's server does not serve actions")
 	}
-	resp, err := server.GetProviderSchema(t.Context(), &tfprotov6.GetProviderSchemaRequest{})
+	return s
+}
+
+func protocolSchema(t *testing.T, s server) *tfprotov6.GetProviderSchemaResponse {
+	t.Helper()
+	resp, err := s.GetProviderSchema(t.Context(), &tfprotov6.GetProviderSchemaRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,71 +45,210 @@ func protocolSchema(t *testing.T, p func() provider.Provider) *tfprotov6.GetProv
 	return resp
 }
 
-// The floor only means something if Terraform sees the same provider.
+// The floor only means something if Terraform sees the same provider:
+// every schema and capability the protocol reports is the same.
 func TestSchemasMatchTheRealProvider(t *testing.T) {
-	noop := protocolSchema(t, New)
-	want := protocolSchema(t, kmprovider.New("test"))
-	if !reflect.DeepEqual(noop.Provider, want.Provider) {
-		t.Errorf("provider schema differs:\nnoop %+v\nreal %+v", noop.Provider, want.Provider)
+	noop := reflect.ValueOf(*protocolSchema(t, newServer(t, New)))
+	real := reflect.ValueOf(*protocolSchema(t, newServer(t, kmprovider.New("test"))))
+	for i := range real.NumField() {
+		name := real.Type().Field(i).Name
+		if !reflect.DeepEqual(noop.Field(i).Interface(), real.Field(i).Interface()) {
+			t.Errorf("%s differ:\nnoop %v\nreal %v", name, noop.Field(i), real.Field(i))
+		}
 	}
-	if len(want.ResourceSchemas) == 0 || !reflect.DeepEqual(noop.ResourceSchemas, want.ResourceSchemas) {
-		t.Errorf("resource schemas differ:\nnoop %v\nreal %v", noop.ResourceSchemas, want.ResourceSchemas)
-	}
-	if !reflect.DeepEqual(noop.DataSourceSchemas, want.DataSourceSchemas) {
-		t.Errorf("data source schemas differ:\nnoop %v\nreal %v", noop.DataSourceSchemas, want.DataSourceSchemas)
-	}
-	if !reflect.DeepEqual(noop.ActionSchemas, want.ActionSchemas) {
-		t.Errorf("action schemas differ:\nnoop %v\nreal %v", noop.ActionSchemas, want.ActionSchemas)
-	}
-	if !reflect.DeepEqual(noop.ServerCapabilities, want.ServerCapabilities) {
-		t.Errorf("server capabilities differ: %+v vs %+v", noop.ServerCapabilities, want.ServerCapabilities)
+	if real.FieldByName("ResourceSchemas").Len() == 0 {
+		t.Error("the real provider has no resource: nothing was compared")
 	}
 }
 
-func TestCreateReadDelete(t *testing.T) {
-	ctx := context.Background()
-	r := NewDeviceActivationResource()
-	var sr resource.SchemaResponse
-	r.Schema(ctx, resource.SchemaRequest{}, &sr)
-	typ := sr.Schema.Type().TerraformType(ctx)
-	str := func(v any) tftypes.Value { return tftypes.NewValue(tftypes.String, v) }
-	plan := tftypes.NewValue(typ, map[string]tftypes.Value{
-		"id":              str(tftypes.UnknownValue),
-		"product_id":      str("prod_bench_0123456789abcdef"),
-		"license_key":     str("lk_bench_0123456789abcdefghij"),
-		"host_id":         str("bench-7"),
-		"device_tag":      str(nil),
-		"activation_time": str(tftypes.UnknownValue),
-		"ip_address":      str(tftypes.UnknownValue),
-		"licensee_name":   str(tftypes.UnknownValue),
-		"licensee_email":  str(tftypes.UnknownValue),
-	})
-	create := resource.CreateResponse{State: tfsdk.State{Schema: sr.Schema, Raw: tftypes.NewValue(typ, nil)}}
-	r.Create(ctx, resource.CreateRequest{Plan: tfsdk.Plan{Schema: sr.Schema, Raw: plan}}, &create)
-	if create.Diagnostics.HasError() {
-		t.Fatal(create.Diagnostics)
-	}
-	var got model
-	if diags := create.State.Get(ctx, &got); diags.HasError() {
-		t.Fatal(diags)
-	}
-	if id := got.ID.ValueString(); !strings.HasPrefix(id, "prod_bench_0123456789abcdef/") || !strings.HasSuffix(id, "/bench-7") ||
-		strings.Contains(id, "lk_bench") {
-		t.Errorf("id = %q", id)
-	}
-	if got.ActivationTime.ValueString() != ActivationTime || got.IPAddress.ValueString() != IPAddress ||
-		got.LicenseeName.ValueString() != LicenseeName || got.LicenseeEmail.ValueString() != LicenseeEmail || !got.DeviceTag.IsNull() {
-		t.Errorf("state = %+v", got)
-	}
+// Test values of the required string attributes, by name. They pass the
+// real validators.
+var required = map[string]string{
+	"product_id":  "prod_noop_0123456789abcdefghij",
+	"license_key": "lk_noop_SECRET_0123456789abcdef",
+	"host_id":     "noop-host-1",
+}
 
-	read := resource.ReadResponse{State: create.State}
-	r.Read(ctx, resource.ReadRequest{State: create.State}, &read)
-	if read.Diagnostics.HasError() || !read.State.Raw.Equal(create.State.Raw) {
-		t.Errorf("Read changed the state: %v %v", read.Diagnostics, read.State.Raw)
+// config is a configuration of the schema: the required attributes set
+// from required, the others null.
+func config(t *testing.T, schema *tfprotov6.Schema) (tftypes.Object, tftypes.Value) {
+	t.Helper()
+	typ := schema.ValueType().(tftypes.Object)
+	attrs := map[string]tftypes.Value{}
+	for _, a := range schema.Block.Attributes {
+		attrs[a.Name] = tftypes.NewValue(typ.AttributeTypes[a.Name], nil)
+		if a.Required {
+			v, ok := required[a.Name]
+			if !ok || !a.Type.Is(tftypes.String) {
+				t.Fatalf("no test value for the required attribute %s (%s)", a.Name, a.Type)
+			}
+			attrs[a.Name] = tftypes.NewValue(tftypes.String, v)
+		}
 	}
-	var del resource.DeleteResponse
-	r.Delete(ctx, resource.DeleteRequest{State: create.State}, &del)
-	if del.Diagnostics.HasError() {
-		t.Error(del.Diagnostics)
+	return typ, tftypes.NewValue(typ, attrs)
+}
+
+func dynamic(t *testing.T, typ tftypes.Type, v tftypes.Value) *tfprotov6.DynamicValue {
+	t.Helper()
+	dv, err := tfprotov6.NewDynamicValue(typ, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &dv
+}
+
+func value(t *testing.T, typ tftypes.Type, dv *tfprotov6.DynamicValue) tftypes.Value {
+	t.Helper()
+	v, err := dv.Unmarshal(typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func failOn(t *testing.T, what string, err error, diags []*tfprotov6.Diagnostic) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	for _, d := range diags {
+		if d.Severity == tfprotov6.DiagnosticSeverityError {
+			t.Fatalf("%s: %s: %s", what, d.Summary, d.Detail)
+		}
+	}
+}
+
+// apiServer is an HTTP server that counts the requests it gets, set as
+// the provider's base URL; the no-op provider must send it none.
+func apiServer(t *testing.T) *atomic.Int64 {
+	t.Helper()
+	var calls atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		http.Error(w, "the no-op provider called the API", http.StatusTeapot)
+	}))
+	t.Cleanup(ts.Close)
+	t.Setenv(keymint.EnvBaseURL, ts.URL)
+	t.Setenv(keymint.EnvAccessToken, "km_noop_token")
+	t.Cleanup(func() {
+		if n := calls.Load(); n > 0 {
+			t.Errorf("the no-op provider sent %d API requests", n)
+		}
+	})
+	return &calls
+}
+
+// configure configures the server as Terraform does, with an empty
+// provider block.
+func configure(t *testing.T, s server, schemas *tfprotov6.GetProviderSchemaResponse) {
+	t.Helper()
+	typ, cfg := config(t, schemas.Provider)
+	resp, err := s.ConfigureProvider(t.Context(), &tfprotov6.ConfigureProviderRequest{TerraformVersion: "1.14.0", Config: dynamic(t, typ, cfg)})
+	failOn(t, "ConfigureProvider", err, resp.Diagnostics)
+}
+
+// Each resource of the real provider is created, read and destroyed over
+// the protocol as Terraform drives it, without any API call: the state
+// keeps the configuration and every computed value becomes known.
+func TestResourcesLifecycle(t *testing.T) {
+	apiServer(t)
+	s := newServer(t, New)
+	schemas := protocolSchema(t, s)
+	configure(t, s, schemas)
+	ctx := t.Context()
+	for typeName, schema := range schemas.ResourceSchemas {
+		t.Run(typeName, func(t *testing.T) {
+			typ, cfg := config(t, schema)
+			null := tftypes.NewValue(typ, nil)
+
+			plan, err := s.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{
+				TypeName: typeName, PriorState: dynamic(t, typ, null), ProposedNewState: dynamic(t, typ, cfg), Config: dynamic(t, typ, cfg),
+			})
+			failOn(t, "plan create", err, plan.Diagnostics)
+			planned := value(t, typ, plan.PlannedState)
+
+			apply, err := s.ApplyResourceChange(ctx, &tfprotov6.ApplyResourceChangeRequest{
+				TypeName: typeName, PriorState: dynamic(t, typ, null), PlannedState: plan.PlannedState, Config: dynamic(t, typ, cfg),
+			})
+			failOn(t, "apply create", err, apply.Diagnostics)
+			state := value(t, typ, apply.NewState)
+			if !state.IsFullyKnown() {
+				t.Fatalf("the new state has unknown values: %v", state)
+			}
+			var cfgAttrs, plannedAttrs, stateAttrs map[string]tftypes.Value
+			for v, m := range map[*tftypes.Value]*map[string]tftypes.Value{&cfg: &cfgAttrs, &planned: &plannedAttrs, &state: &stateAttrs} {
+				if err := v.As(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, a := range schema.Block.Attributes {
+				got := stateAttrs[a.Name]
+				switch {
+				case !plannedAttrs[a.Name].IsKnown():
+					if got.IsNull() && (a.Type.Is(tftypes.String) || a.Type.Is(tftypes.Number) || a.Type.Is(tftypes.Bool)) {
+						t.Errorf("%s was planned unknown and is null", a.Name)
+					}
+					if strings.Contains(got.String(), required["license_key"]) {
+						t.Errorf("%s holds the license key: %v", a.Name, got)
+					}
+				case !got.Equal(plannedAttrs[a.Name]):
+					t.Errorf("%s = %v, planned %v", a.Name, got, plannedAttrs[a.Name])
+				}
+				if !a.Computed && !got.Equal(cfgAttrs[a.Name]) {
+					t.Errorf("%s = %v, configured %v", a.Name, got, cfgAttrs[a.Name])
+				}
+			}
+
+			read, err := s.ReadResource(ctx, &tfprotov6.ReadResourceRequest{TypeName: typeName, CurrentState: apply.NewState})
+			failOn(t, "read", err, read.Diagnostics)
+			if got := value(t, typ, read.NewState); !got.Equal(state) {
+				t.Errorf("read changed the state:\n%v\nwas\n%v", got, state)
+			}
+
+			destroyPlan, err := s.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{
+				TypeName: typeName, PriorState: apply.NewState, ProposedNewState: dynamic(t, typ, null), Config: dynamic(t, typ, null),
+			})
+			failOn(t, "plan destroy", err, destroyPlan.Diagnostics)
+			destroy, err := s.ApplyResourceChange(ctx, &tfprotov6.ApplyResourceChangeRequest{
+				TypeName: typeName, PriorState: apply.NewState, PlannedState: destroyPlan.PlannedState, Config: dynamic(t, typ, null),
+			})
+			failOn(t, "apply destroy", err, destroy.Diagnostics)
+			if got := value(t, typ, destroy.NewState); !got.IsNull() {
+				t.Errorf("state after destroy = %v, want null", got)
+			}
+		})
+	}
+}
+
+// Each data source returns its configuration, and each action completes,
+// without any API call.
+func TestDataSourcesAndActions(t *testing.T) {
+	apiServer(t)
+	s := newServer(t, New)
+	schemas := protocolSchema(t, s)
+	configure(t, s, schemas)
+	ctx := t.Context()
+	for typeName, schema := range schemas.DataSourceSchemas {
+		typ, cfg := config(t, schema)
+		resp, err := s.ReadDataSource(ctx, &tfprotov6.ReadDataSourceRequest{TypeName: typeName, Config: dynamic(t, typ, cfg)})
+		failOn(t, typeName, err, resp.Diagnostics)
+		if got := value(t, typ, resp.State); !got.Equal(cfg) {
+			t.Errorf("%s: state %v, want the configuration %v", typeName, got, cfg)
+		}
+	}
+	for typeName, as := range schemas.ActionSchemas {
+		typ, cfg := config(t, as.Schema)
+		stream, err := s.InvokeAction(ctx, &tfprotov6.InvokeActionRequest{ActionType: typeName, Config: dynamic(t, typ, cfg)})
+		failOn(t, typeName, err, nil)
+		completed := false
+		for ev := range stream.Events {
+			if c, ok := ev.Type.(tfprotov6.CompletedInvokeActionEventType); ok {
+				completed = true
+				failOn(t, typeName, nil, c.Diagnostics)
+			}
+		}
+		if !completed {
+			t.Errorf("%s sent no completed event", typeName)
+		}
 	}
 }
