@@ -54,8 +54,9 @@
 // no writer pending, so it never holds up a new request. While a release
 // holds the write lock, new requests wait for it: that is the time
 // StopProvider takes to cancel the registered contexts, microseconds. The
-// release runs in the goroutine of the request that ended last, after its
-// answer is complete (for a stream, after its last element).
+// release runs in the goroutine of the request whose end finds none in
+// flight: a unary answer leaves those microseconds later, a stream has sent
+// its last element already.
 //
 // No request waits for another: a slow request only puts the release off
 // until it ends, and memory grows meanwhile as it would without releases.

@@ -77,12 +77,12 @@ func (p *noopProvider) DataSources(ctx context.Context) []func() datasource.Data
 }
 
 func (p *noopProvider) Actions(ctx context.Context) []func() action.Action {
-	real, ok := p.real.(provider.ProviderWithActions)
+	withActions, ok := p.real.(provider.ProviderWithActions)
 	if !ok {
 		return nil
 	}
 	var out []func() action.Action
-	for _, newReal := range real.Actions(ctx) {
+	for _, newReal := range withActions.Actions(ctx) {
 		out = append(out, func() action.Action { return &noopAction{real: newReal()} })
 	}
 	return out

@@ -49,14 +49,14 @@ func protocolSchema(t *testing.T, s server) *tfprotov6.GetProviderSchemaResponse
 // every schema and capability the protocol reports is the same.
 func TestSchemasMatchTheRealProvider(t *testing.T) {
 	noop := reflect.ValueOf(*protocolSchema(t, newServer(t, New)))
-	real := reflect.ValueOf(*protocolSchema(t, newServer(t, kmprovider.New("test"))))
-	for i := range real.NumField() {
-		name := real.Type().Field(i).Name
-		if !reflect.DeepEqual(noop.Field(i).Interface(), real.Field(i).Interface()) {
-			t.Errorf("%s differ:\nnoop %v\nreal %v", name, noop.Field(i), real.Field(i))
+	want := reflect.ValueOf(*protocolSchema(t, newServer(t, kmprovider.New("test"))))
+	for i := range want.NumField() {
+		name := want.Type().Field(i).Name
+		if !reflect.DeepEqual(noop.Field(i).Interface(), want.Field(i).Interface()) {
+			t.Errorf("%s differ:\nnoop %v\nreal %v", name, noop.Field(i), want.Field(i))
 		}
 	}
-	if real.FieldByName("ResourceSchemas").Len() == 0 {
+	if want.FieldByName("ResourceSchemas").Len() == 0 {
 		t.Error("the real provider has no resource: nothing was compared")
 	}
 }
@@ -118,9 +118,9 @@ func failOn(t *testing.T, what string, err error, diags []*tfprotov6.Diagnostic)
 	}
 }
 
-// apiServer is an HTTP server that counts the requests it gets, set as
+// apiServer starts an HTTP server that counts the requests it gets, set as
 // the provider's base URL; the no-op provider must send it none.
-func apiServer(t *testing.T) *atomic.Int64 {
+func apiServer(t *testing.T) {
 	t.Helper()
 	var calls atomic.Int64
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -135,7 +135,6 @@ func apiServer(t *testing.T) *atomic.Int64 {
 			t.Errorf("the no-op provider sent %d API requests", n)
 		}
 	})
-	return &calls
 }
 
 // configure configures the server as Terraform does, with an empty
