@@ -24,8 +24,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // DefaultBaseURL is the base URL of the hosted KeyMint API.
@@ -94,6 +92,8 @@ type Config struct {
 	// FreshReads turns off the sharing of reads (see GetKey), for callers
 	// that watch a license that others change.
 	FreshReads bool
+	// Logger receives the client's log lines; nil logs nothing.
+	Logger Logger
 }
 
 // Client calls the KeyMint API. It is safe for concurrent use.
@@ -111,6 +111,7 @@ type Client struct {
 	retry  retryPolicy
 	limits *sharedLimits // shared with every client of this server and token
 	reads  *readCoalescer
+	logger Logger // or nil
 }
 
 // paths are the endpoints of one API generation.
@@ -175,6 +176,7 @@ func New(cfg Config) (*Client, error) {
 		retry:     policy,
 		limits:    limitsFor(baseURL, cfg.AccessToken, cfg.MaxRequestsPerMinute),
 		reads:     newReadCoalescer(!cfg.FreshReads),
+		logger:    cfg.Logger,
 	}
 	c.paths.Store(ps)
 	return c, nil
@@ -406,9 +408,11 @@ func (c *Client) call(ctx context.Context, op string, build func(*paths) request
 	p := c.paths.Load()
 	r := build(p)
 	st := &callState{op: op, mask: newMasker(c.token, r.key)}
-	// Every field logged here is masked already (see masker); tflog's
-	// masks back that up for the usual whole-string forms.
-	ctx = tflog.MaskLogStrings(ctx, st.mask.logStrings()...)
+	// Every field logged here is masked already (see masker); the
+	// Logger's own masking backs that up for the usual whole-string forms.
+	if c.logger != nil {
+		ctx = c.logger.WithSecrets(ctx, st.mask.logStrings()...)
+	}
 	if r.mutating {
 		// The same key on every attempt of this operation lets a server
 		// that supports it recognise the repeat.
@@ -419,7 +423,7 @@ func (c *Client) call(ctx context.Context, op string, build func(*paths) request
 		first, _ := AsError(err)
 		if c.auto && p == gen1 {
 			r2 := build(gen2)
-			tflog.Debug(ctx, "KeyMint API generation-1 path answered as an unknown route; trying generation 2", map[string]any{
+			c.log(ctx, st, levelDebug, "KeyMint API generation-1 path answered as an unknown route; trying generation 2", map[string]any{
 				"operation": op, "path": r.path, "status": first.StatusCode, "next_path": r2.path,
 			})
 			status, raw, err = c.send(ctx, st, r2)
@@ -429,7 +433,7 @@ func (c *Client) call(ctx context.Context, op string, build func(*paths) request
 					"(%s %s: HTTP %d; %s %s: HTTP %d); check base_url and api_version",
 					r.method, r.path, first.StatusCode, r2.method, r2.path, second.StatusCode)
 			} else if c.paths.CompareAndSwap(gen1, gen2) {
-				tflog.Info(ctx, "KeyMint API: the server does not serve the generation-1 paths (/activate-key, ...); "+
+				c.log(ctx, st, levelInfo, "KeyMint API: the server does not serve the generation-1 paths (/activate-key, ...); "+
 					"using the generation-2 paths (/key/...) from now on", map[string]any{
 					"operation": op, "path": r.path, "status": first.StatusCode, "now": r2.path,
 				})
@@ -535,7 +539,7 @@ func (c *Client) attempt(ctx context.Context, st *callState, r request, target s
 
 // logAnswer logs the answer that ends a call's attempts.
 func (c *Client) logAnswer(ctx context.Context, st *callState, r request, status int, raw []byte, start time.Time) {
-	tflog.Debug(ctx, "KeyMint API response", map[string]any{
+	c.log(ctx, st, levelDebug, "KeyMint API response", map[string]any{
 		"operation":    st.op,
 		"path":         r.path,
 		"status":       status,

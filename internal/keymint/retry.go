@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // Bounds on the retry settings; anything outside is a configuration mistake.
@@ -197,7 +195,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 		// Not the *url.Error, whose text repeats the request URL.
 		return 0, nil, fmt.Errorf("%s: building the request for %s: %s", st.op, c.shownURL, st.mask.redact(unwrapURLError(err).Error()))
 	}
-	tflog.Debug(ctx, "KeyMint API request", map[string]any{
+	c.log(ctx, st, levelDebug, "KeyMint API request", map[string]any{
 		"operation": st.op,
 		"method":    r.method,
 		"path":      r.path,
@@ -213,7 +211,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 		}
 		own = 0
 		if attempt > 0 {
-			tflog.Debug(ctx, "KeyMint API retry", map[string]any{"attempt": attempt, "path": r.path})
+			c.log(ctx, st, levelDebug, "KeyMint API retry", map[string]any{"attempt": attempt, "path": r.path})
 		}
 		status, header, raw, err := c.attempt(ctx, st, r, target, payload)
 		now := time.Now()
@@ -237,7 +235,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 			wait, named := retryAfter(header.Get("Retry-After"), now)
 			if named && wait > 0 {
 				if c.limits.hold(now.Add(wait), e) {
-					tflog.Info(ctx, "KeyMint API rate limit reached; requests with this access token wait for the time the server named", map[string]any{
+					c.log(ctx, st, levelInfo, "KeyMint API rate limit reached; requests with this access token wait for the time the server named", map[string]any{
 						"operation": st.op, "status": status, "retry_after": wait.String(),
 					})
 				}
@@ -249,7 +247,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 				c.logAnswer(ctx, st, r, status, raw, start)
 				return 0, nil, st.giveUp(e, wait, c.retry.rateLimitWait)
 			}
-			tflog.Debug(ctx, "KeyMint API request rate-limited; it will be sent again", map[string]any{
+			c.log(ctx, st, levelDebug, "KeyMint API request rate-limited; it will be sent again", map[string]any{
 				"operation": st.op, "path": r.path, "status": status, "wait": wait.String(),
 				"waited": st.waited.String(), "budget": c.retry.rateLimitWait.String(),
 			})
@@ -278,7 +276,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 		wait := backoff(c.retry.waitMin, c.retry.waitMax, st.retries)
 		st.retries++
 		fields["wait"] = wait.String()
-		tflog.Debug(ctx, "KeyMint API request failed; it will be retried", fields)
+		c.log(ctx, st, levelDebug, "KeyMint API request failed; it will be retried", fields)
 		if err := sleep(ctx, wait); err != nil {
 			return 0, nil, fmt.Errorf("%s: %w", st.op, err)
 		}
@@ -302,7 +300,7 @@ func (c *Client) waitTurn(ctx context.Context, st *callState, own time.Duration)
 			if st.waited+need > c.retry.rateLimitWait {
 				return st.giveUp(cause, need, c.retry.rateLimitWait)
 			}
-			tflog.Debug(ctx, "KeyMint API request waits for the rate limit", map[string]any{
+			c.log(ctx, st, levelDebug, "KeyMint API request waits for the rate limit", map[string]any{
 				"operation": st.op, "wait": need.String(), "waited": st.waited.String(), "budget": c.retry.rateLimitWait.String(),
 			})
 			if err := sleep(ctx, need); err != nil {

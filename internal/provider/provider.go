@@ -214,6 +214,7 @@ func (p *keymintProvider) Configure(ctx context.Context, req provider.ConfigureR
 		return
 	}
 	settings.UserAgent = userAgent(p.version, req.TerraformVersion)
+	settings.Logger = tflogLogger{}
 	client, err := keymint.New(settings)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid KeyMint provider settings", err.Error())
