@@ -114,18 +114,36 @@ type Client struct {
 	logger Logger // or nil
 }
 
+// The paths of the API's calls, by generation: everything that speaks or
+// serves the API (this client, keymint-local, the tests) uses these names.
+// Generation 1 sends every call as a POST with a JSON body; generation 2
+// reads a license with a GET whose key travels in HeaderLicenseKey.
+const (
+	PathActivateV1   = "/activate-key"
+	PathDeactivateV1 = "/deactivate-key"
+	PathGetKeyV1     = "/get-key"
+
+	PathActivateV2   = "/key/activate"
+	PathDeactivateV2 = "/key/deactivate"
+	PathGetKeyV2     = "/key"
+
+	// HeaderLicenseKey carries the license key of a generation-2 get-key,
+	// never the URL, which proxies log.
+	HeaderLicenseKey = "X-License-Key"
+)
+
 // paths are the endpoints of one API generation.
 type paths struct {
 	version                      string
 	activate, deactivate, getKey string
-	// getKeyByHeader: the key travels in the x-license-key header of a GET
+	// getKeyByHeader: the key travels in HeaderLicenseKey of a GET
 	// (generation 2) instead of a POST body (generation 1).
 	getKeyByHeader bool
 }
 
 var (
-	gen1 = &paths{version: APIv1, activate: "/activate-key", deactivate: "/deactivate-key", getKey: "/get-key"}
-	gen2 = &paths{version: APIv2, activate: "/key/activate", deactivate: "/key/deactivate", getKey: "/key", getKeyByHeader: true}
+	gen1 = &paths{version: APIv1, activate: PathActivateV1, deactivate: PathDeactivateV1, getKey: PathGetKeyV1}
+	gen2 = &paths{version: APIv2, activate: PathActivateV2, deactivate: PathDeactivateV2, getKey: PathGetKeyV2, getKeyByHeader: true}
 )
 
 var pathSets = map[string]*paths{APIAuto: gen1, APIv1: gen1, APIv2: gen2}
@@ -363,7 +381,7 @@ func (c *Client) getKey(ctx context.Context, productID, licenseKey string) (*Lic
 			// The key goes in a header, never in the URL, which proxies log.
 			req.method = http.MethodGet
 			req.query = url.Values{"productId": {productID}}
-			req.header = http.Header{"X-License-Key": {licenseKey}}
+			req.header = http.Header{HeaderLicenseKey: {licenseKey}}
 		} else {
 			req.method = http.MethodPost
 			req.body = keyRequest{ProductID: productID, LicenseKey: licenseKey}
