@@ -41,6 +41,9 @@ const (
 // APIVersions lists the supported values of Config.APIVersion.
 var APIVersions = []string{APIAuto, APIv1, APIv2}
 
+// DefaultAPIVersion is the API generation of a Config that names none.
+const DefaultAPIVersion = APIAuto
+
 // Defaults of the retry and timeout settings.
 const (
 	DefaultMaxRetries     = 5
@@ -60,13 +63,13 @@ type Config struct {
 	BaseURL string
 	// AccessToken is sent as "Authorization: Bearer <token>".
 	AccessToken string
-	// APIVersion selects the path set: APIAuto ("" means APIAuto), APIv1
-	// or APIv2.
+	// APIVersion selects the path set: APIAuto, APIv1 or APIv2; "" means
+	// DefaultAPIVersion.
 	APIVersion string
 	// UserAgent is sent with every request.
 	UserAgent string
-	// MaxRetries is how often a request that failed in transit or was
-	// answered 5xx (but 501) is retried; nil means DefaultMaxRetries,
+	// MaxRetries is how often a request is retried after a failure that a
+	// retry may cure (see retry.go for which); nil means DefaultMaxRetries,
 	// negative means 0. Rate-limit answers count against RateLimitWait
 	// instead.
 	MaxRetries *int
@@ -82,7 +85,7 @@ type Config struct {
 	RateLimitWait *time.Duration
 	// MaxRequestsPerMinute paces the requests to BaseURL with AccessToken,
 	// of every client in the process, so that a known plan limit is never
-	// hit; 0 leaves them unpaced. When clients sharing a token set
+	// hit; 0 leaves them unpaced. At most MaxMaxRequestsPerMinute. When clients sharing a token set
 	// different paces, the slowest applies to all.
 	MaxRequestsPerMinute int
 	// RequestTimeout bounds each attempt, answer included.
@@ -165,7 +168,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	version := cfg.APIVersion
 	if version == "" {
-		version = APIAuto
+		version = DefaultAPIVersion
 	}
 	ps, ok := pathSets[version]
 	if !ok {

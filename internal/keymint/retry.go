@@ -21,6 +21,9 @@ const (
 	MaxRequestTimeout = 10 * time.Minute
 	MinRateLimitWait  = 0
 	MaxRateLimitWait  = time.Hour
+	// MaxMaxRequestsPerMinute is far above any KeyMint plan (1,000 a
+	// minute), and low enough to catch a typo.
+	MaxMaxRequestsPerMinute = 100000
 )
 
 // Why retrying is safe here, call by call:
@@ -30,8 +33,19 @@ const (
 //     or "License not activated", which callers count as freed (the latter
 //     once a read confirms it, see IsNotActivated);
 //   - get-key: a read.
-// Only transport failures, 429 and 5xx (but 501) are retried: any other 4xx
-// is a definite answer that a retry would only repeat.
+//
+// What is retried (the provider's docs say the same, from the
+// max_retries row of its settings table, internal/provider/settings.go):
+//   - up to MaxRetries times: a request that got no answer (the connection
+//     failed, the answer was cut off, or the attempt ran past
+//     RequestTimeout), and a 5xx answer other than 501 and other than a 503
+//     with a Retry-After;
+//   - within RateLimitWait instead: rate-limit answers, 429 and 503 with a
+//     Retry-After;
+//   - nothing else: not a 501, a redirect (3xx) or any other 4xx, which a
+//     retry would only repeat; not a 2xx that is not a success (the change
+//     may have been made); not a server certificate the client does not
+//     trust (see permanent); not a call whose context ended.
 //
 // Two budgets bound the retries of one call. Transport failures and 5xx
 // answers are retried up to MaxRetries times, with jittered exponential
@@ -75,8 +89,8 @@ func newRetryPolicy(cfg Config) (retryPolicy, error) {
 		return p, fmt.Errorf("the maximum retry wait %s is longer than %s", p.waitMax, MaxRetryWait)
 	case p.rateLimitWait < MinRateLimitWait || p.rateLimitWait > MaxRateLimitWait:
 		return p, fmt.Errorf("the rate-limit wait %s is not between %s and %s", p.rateLimitWait, time.Duration(MinRateLimitWait), MaxRateLimitWait)
-	case cfg.MaxRequestsPerMinute < 0:
-		return p, fmt.Errorf("max requests per minute %d is negative", cfg.MaxRequestsPerMinute)
+	case cfg.MaxRequestsPerMinute < 0 || cfg.MaxRequestsPerMinute > MaxMaxRequestsPerMinute:
+		return p, fmt.Errorf("max requests per minute %d is not between 0 and %d", cfg.MaxRequestsPerMinute, MaxMaxRequestsPerMinute)
 	}
 	return p, nil
 }
