@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver"
 	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver/atomicfile"
 )
@@ -52,7 +53,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.Var(licenseFlag{&cfg.catalog}, "license", "add a license `KEY=SEATS` to the last -product; SEATS is a number or \"unlimited\" (repeatable)")
 	fs.Var(customerFlag{&cfg.catalog}, "customer", "customer `\"Name <email>\"` of the -license flags that follow (\"\" for none)")
 	cfg.api = localserver.APIBoth
-	fs.Var(apiFlag{&cfg.api}, "api", "the API generation(s) to serve, `v1|v2|both`: v1 = POST /activate-key, /deactivate-key, /get-key;\nv2 = POST /key/activate, /key/deactivate, GET /key; the other generation's paths answer 404 like unknown paths")
+	fs.Var(apiFlag{&cfg.api}, "api", "the API generation(s) to serve, `v1|v2|both`: v1 = POST "+
+		keymint.PathActivateV1+", "+keymint.PathDeactivateV1+", "+keymint.PathGetKeyV1+";\nv2 = POST "+
+		keymint.PathActivateV2+", "+keymint.PathDeactivateV2+", GET "+keymint.PathGetKeyV2+"; the other generation's paths answer 404 like unknown paths")
 	fs.Var(rateLimitFlag{&cfg.rateLimit}, "rate-limit", "limit each access token to `N/DURATION`: N API requests in any DURATION (a sliding window), such as 10/1m\nor 3/3s, then 429 with a Retry-After; a bare N means N a minute (default: no limit)")
 	fs.Var(rateFlag{&cfg.faults.ServerErrorRate}, "fault-5xx", "answer this share of API requests with 500 before handling them (`RATE` 0-1)")
 	fs.Var(rateFlag{&cfg.faults.RateLimitRate}, "fault-429", "answer this share of API requests with 429 before handling them (`RATE` 0-1)")

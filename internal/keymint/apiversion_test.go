@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 )
 
 // generations is a server that serves the path sets it is told to, and
@@ -52,10 +50,20 @@ func (g *generations) requests() []string {
 }
 
 func generationsClient(t *testing.T, g *generations, version string) *Client {
+	return generationsClientWith(t, g, Config{APIVersion: version})
+}
+
+// generationsClientWith is generationsClient with more settings; cfg's
+// base URL and retries are the test's, its token testToken unless set.
+func generationsClientWith(t *testing.T, g *generations, cfg Config) *Client {
 	t.Helper()
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
-	c, err := New(Config{BaseURL: srv.URL, AccessToken: testToken, APIVersion: version, MaxRetries: ptr(0)})
+	cfg.BaseURL, cfg.MaxRetries = srv.URL, ptr(0)
+	if cfg.AccessToken == "" {
+		cfg.AccessToken = testToken
+	}
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +134,9 @@ func TestAutoSwitchesToGenerationTwo(t *testing.T) {
 // Concurrent calls all switch, and the switch is logged once.
 func TestAutoSwitchIsLoggedOnce(t *testing.T) {
 	g := &generations{gen2: true}
-	c := generationsClient(t, g, APIAuto)
 	var logs lockedBuffer
-	ctx := tflogtest.RootLogger(context.Background(), &logs)
+	c := generationsClientWith(t, g, Config{APIVersion: APIAuto, Logger: &jsonLogger{w: &logs}})
+	ctx := context.Background()
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {

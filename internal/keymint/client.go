@@ -24,8 +24,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // DefaultBaseURL is the base URL of the hosted KeyMint API.
@@ -42,6 +40,9 @@ const (
 
 // APIVersions lists the supported values of Config.APIVersion.
 var APIVersions = []string{APIAuto, APIv1, APIv2}
+
+// DefaultAPIVersion is the API generation of a Config that names none.
+const DefaultAPIVersion = APIAuto
 
 // Defaults of the retry and timeout settings.
 const (
@@ -62,13 +63,13 @@ type Config struct {
 	BaseURL string
 	// AccessToken is sent as "Authorization: Bearer <token>".
 	AccessToken string
-	// APIVersion selects the path set: APIAuto ("" means APIAuto), APIv1
-	// or APIv2.
+	// APIVersion selects the path set: APIAuto, APIv1 or APIv2; "" means
+	// DefaultAPIVersion.
 	APIVersion string
 	// UserAgent is sent with every request.
 	UserAgent string
-	// MaxRetries is how often a request that failed in transit or was
-	// answered 5xx (but 501) is retried; nil means DefaultMaxRetries,
+	// MaxRetries is how often a request is retried after a failure that a
+	// retry may cure (see retry.go for which); nil means DefaultMaxRetries,
 	// negative means 0. Rate-limit answers count against RateLimitWait
 	// instead.
 	MaxRetries *int
@@ -84,7 +85,7 @@ type Config struct {
 	RateLimitWait *time.Duration
 	// MaxRequestsPerMinute paces the requests to BaseURL with AccessToken,
 	// of every client in the process, so that a known plan limit is never
-	// hit; 0 leaves them unpaced. When clients sharing a token set
+	// hit; 0 leaves them unpaced. At most MaxMaxRequestsPerMinute. When clients sharing a token set
 	// different paces, the slowest applies to all.
 	MaxRequestsPerMinute int
 	// RequestTimeout bounds each attempt, answer included.
@@ -94,6 +95,8 @@ type Config struct {
 	// FreshReads turns off the sharing of reads (see GetKey), for callers
 	// that watch a license that others change.
 	FreshReads bool
+	// Logger receives the client's log lines; nil logs nothing.
+	Logger Logger
 }
 
 // Client calls the KeyMint API. It is safe for concurrent use.
@@ -111,20 +114,39 @@ type Client struct {
 	retry  retryPolicy
 	limits *sharedLimits // shared with every client of this server and token
 	reads  *readCoalescer
+	logger Logger // or nil
 }
+
+// The paths of the API's calls, by generation: everything that speaks or
+// serves the API (this client, keymint-local, the tests) uses these names.
+// Generation 1 sends every call as a POST with a JSON body; generation 2
+// reads a license with a GET whose key travels in HeaderLicenseKey.
+const (
+	PathActivateV1   = "/activate-key"
+	PathDeactivateV1 = "/deactivate-key"
+	PathGetKeyV1     = "/get-key"
+
+	PathActivateV2   = "/key/activate"
+	PathDeactivateV2 = "/key/deactivate"
+	PathGetKeyV2     = "/key"
+
+	// HeaderLicenseKey carries the license key of a generation-2 get-key,
+	// never the URL, which proxies log.
+	HeaderLicenseKey = "X-License-Key"
+)
 
 // paths are the endpoints of one API generation.
 type paths struct {
 	version                      string
 	activate, deactivate, getKey string
-	// getKeyByHeader: the key travels in the x-license-key header of a GET
+	// getKeyByHeader: the key travels in HeaderLicenseKey of a GET
 	// (generation 2) instead of a POST body (generation 1).
 	getKeyByHeader bool
 }
 
 var (
-	gen1 = &paths{version: APIv1, activate: "/activate-key", deactivate: "/deactivate-key", getKey: "/get-key"}
-	gen2 = &paths{version: APIv2, activate: "/key/activate", deactivate: "/key/deactivate", getKey: "/key", getKeyByHeader: true}
+	gen1 = &paths{version: APIv1, activate: PathActivateV1, deactivate: PathDeactivateV1, getKey: PathGetKeyV1}
+	gen2 = &paths{version: APIv2, activate: PathActivateV2, deactivate: PathDeactivateV2, getKey: PathGetKeyV2, getKeyByHeader: true}
 )
 
 var pathSets = map[string]*paths{APIAuto: gen1, APIv1: gen1, APIv2: gen2}
@@ -146,7 +168,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	version := cfg.APIVersion
 	if version == "" {
-		version = APIAuto
+		version = DefaultAPIVersion
 	}
 	ps, ok := pathSets[version]
 	if !ok {
@@ -175,6 +197,7 @@ func New(cfg Config) (*Client, error) {
 		retry:     policy,
 		limits:    limitsFor(baseURL, cfg.AccessToken, cfg.MaxRequestsPerMinute),
 		reads:     newReadCoalescer(!cfg.FreshReads),
+		logger:    cfg.Logger,
 	}
 	c.paths.Store(ps)
 	return c, nil
@@ -361,7 +384,7 @@ func (c *Client) getKey(ctx context.Context, productID, licenseKey string) (*Lic
 			// The key goes in a header, never in the URL, which proxies log.
 			req.method = http.MethodGet
 			req.query = url.Values{"productId": {productID}}
-			req.header = http.Header{"X-License-Key": {licenseKey}}
+			req.header = http.Header{HeaderLicenseKey: {licenseKey}}
 		} else {
 			req.method = http.MethodPost
 			req.body = keyRequest{ProductID: productID, LicenseKey: licenseKey}
@@ -406,9 +429,11 @@ func (c *Client) call(ctx context.Context, op string, build func(*paths) request
 	p := c.paths.Load()
 	r := build(p)
 	st := &callState{op: op, mask: newMasker(c.token, r.key)}
-	// Every field logged here is masked already (see masker); tflog's
-	// masks back that up for the usual whole-string forms.
-	ctx = tflog.MaskLogStrings(ctx, st.mask.logStrings()...)
+	// Every field logged here is masked already (see masker); the
+	// Logger's own masking backs that up for the usual whole-string forms.
+	if c.logger != nil {
+		ctx = c.logger.WithSecrets(ctx, st.mask.logStrings()...)
+	}
 	if r.mutating {
 		// The same key on every attempt of this operation lets a server
 		// that supports it recognise the repeat.
@@ -419,7 +444,7 @@ func (c *Client) call(ctx context.Context, op string, build func(*paths) request
 		first, _ := AsError(err)
 		if c.auto && p == gen1 {
 			r2 := build(gen2)
-			tflog.Debug(ctx, "KeyMint API generation-1 path answered as an unknown route; trying generation 2", map[string]any{
+			c.log(ctx, st, levelDebug, "KeyMint API generation-1 path answered as an unknown route; trying generation 2", map[string]any{
 				"operation": op, "path": r.path, "status": first.StatusCode, "next_path": r2.path,
 			})
 			status, raw, err = c.send(ctx, st, r2)
@@ -429,7 +454,7 @@ func (c *Client) call(ctx context.Context, op string, build func(*paths) request
 					"(%s %s: HTTP %d; %s %s: HTTP %d); check base_url and api_version",
 					r.method, r.path, first.StatusCode, r2.method, r2.path, second.StatusCode)
 			} else if c.paths.CompareAndSwap(gen1, gen2) {
-				tflog.Info(ctx, "KeyMint API: the server does not serve the generation-1 paths (/activate-key, ...); "+
+				c.log(ctx, st, levelInfo, "KeyMint API: the server does not serve the generation-1 paths (/activate-key, ...); "+
 					"using the generation-2 paths (/key/...) from now on", map[string]any{
 					"operation": op, "path": r.path, "status": first.StatusCode, "now": r2.path,
 				})
@@ -535,7 +560,7 @@ func (c *Client) attempt(ctx context.Context, st *callState, r request, target s
 
 // logAnswer logs the answer that ends a call's attempts.
 func (c *Client) logAnswer(ctx context.Context, st *callState, r request, status int, raw []byte, start time.Time) {
-	tflog.Debug(ctx, "KeyMint API response", map[string]any{
+	c.log(ctx, st, levelDebug, "KeyMint API response", map[string]any{
 		"operation":    st.op,
 		"path":         r.path,
 		"status":       status,

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 )
 
 const (
@@ -31,6 +29,12 @@ type recorded struct {
 // newTestServer answers every request with status and body, recording it.
 func newTestServer(t *testing.T, status int, body string) (*Client, *[]recorded) {
 	t.Helper()
+	return newTestServerLogging(t, status, body, nil)
+}
+
+// newTestServerLogging is newTestServer with a client that logs to l.
+func newTestServerLogging(t *testing.T, status int, body string, l Logger) (*Client, *[]recorded) {
+	t.Helper()
 	var reqs []recorded
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
@@ -42,7 +46,7 @@ func newTestServer(t *testing.T, status int, body string) (*Client, *[]recorded)
 		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(Config{BaseURL: srv.URL + "/", AccessToken: testToken, UserAgent: "terraform-provider-keymint/test", MaxRetries: ptr(0), RateLimitWait: ptr(time.Duration(0))})
+	c, err := New(Config{BaseURL: srv.URL + "/", AccessToken: testToken, UserAgent: "terraform-provider-keymint/test", MaxRetries: ptr(0), RateLimitWait: ptr(time.Duration(0)), Logger: l})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,9 +382,9 @@ func TestSecretsNeverInErrors(t *testing.T) {
 
 func TestLoggingMasksSecrets(t *testing.T) {
 	var buf bytes.Buffer
-	ctx := tflogtest.RootLogger(context.Background(), &buf)
+	ctx := context.Background()
 	body := `{"code":0,"data":{"license":{"id":"lic_1","key":"` + testKey + `","devices":[]},"customer":null}}`
-	c, _ := newTestServer(t, 200, body)
+	c, _ := newTestServerLogging(t, 200, body, &jsonLogger{w: &buf})
 	if _, err := c.GetKey(ctx, testProduct, testKey); err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // Bounds on the retry settings; anything outside is a configuration mistake.
@@ -23,6 +21,9 @@ const (
 	MaxRequestTimeout = 10 * time.Minute
 	MinRateLimitWait  = 0
 	MaxRateLimitWait  = time.Hour
+	// MaxMaxRequestsPerMinute is far above any KeyMint plan (1,000 a
+	// minute), and low enough to catch a typo.
+	MaxMaxRequestsPerMinute = 100000
 )
 
 // Why retrying is safe here, call by call:
@@ -32,8 +33,19 @@ const (
 //     or "License not activated", which callers count as freed (the latter
 //     once a read confirms it, see IsNotActivated);
 //   - get-key: a read.
-// Only transport failures, 429 and 5xx (but 501) are retried: any other 4xx
-// is a definite answer that a retry would only repeat.
+//
+// What is retried (the provider's docs say the same, from the
+// max_retries row of its settings table, internal/provider/settings.go):
+//   - up to MaxRetries times: a request that got no answer (the connection
+//     failed, the answer was cut off, or the attempt ran past
+//     RequestTimeout), and a 5xx answer other than 501 and other than a 503
+//     with a Retry-After;
+//   - within RateLimitWait instead: rate-limit answers, 429 and 503 with a
+//     Retry-After;
+//   - nothing else: not a 501, a redirect (3xx) or any other 4xx, which a
+//     retry would only repeat; not a 2xx that is not a success (the change
+//     may have been made); not a server certificate the client does not
+//     trust (see permanent); not a call whose context ended.
 //
 // Two budgets bound the retries of one call. Transport failures and 5xx
 // answers are retried up to MaxRetries times, with jittered exponential
@@ -77,8 +89,8 @@ func newRetryPolicy(cfg Config) (retryPolicy, error) {
 		return p, fmt.Errorf("the maximum retry wait %s is longer than %s", p.waitMax, MaxRetryWait)
 	case p.rateLimitWait < MinRateLimitWait || p.rateLimitWait > MaxRateLimitWait:
 		return p, fmt.Errorf("the rate-limit wait %s is not between %s and %s", p.rateLimitWait, time.Duration(MinRateLimitWait), MaxRateLimitWait)
-	case cfg.MaxRequestsPerMinute < 0:
-		return p, fmt.Errorf("max requests per minute %d is negative", cfg.MaxRequestsPerMinute)
+	case cfg.MaxRequestsPerMinute < 0 || cfg.MaxRequestsPerMinute > MaxMaxRequestsPerMinute:
+		return p, fmt.Errorf("max requests per minute %d is not between 0 and %d", cfg.MaxRequestsPerMinute, MaxMaxRequestsPerMinute)
 	}
 	return p, nil
 }
@@ -197,7 +209,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 		// Not the *url.Error, whose text repeats the request URL.
 		return 0, nil, fmt.Errorf("%s: building the request for %s: %s", st.op, c.shownURL, st.mask.redact(unwrapURLError(err).Error()))
 	}
-	tflog.Debug(ctx, "KeyMint API request", map[string]any{
+	c.log(ctx, st, levelDebug, "KeyMint API request", map[string]any{
 		"operation": st.op,
 		"method":    r.method,
 		"path":      r.path,
@@ -213,7 +225,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 		}
 		own = 0
 		if attempt > 0 {
-			tflog.Debug(ctx, "KeyMint API retry", map[string]any{"attempt": attempt, "path": r.path})
+			c.log(ctx, st, levelDebug, "KeyMint API retry", map[string]any{"attempt": attempt, "path": r.path})
 		}
 		status, header, raw, err := c.attempt(ctx, st, r, target, payload)
 		now := time.Now()
@@ -237,7 +249,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 			wait, named := retryAfter(header.Get("Retry-After"), now)
 			if named && wait > 0 {
 				if c.limits.hold(now.Add(wait), e) {
-					tflog.Info(ctx, "KeyMint API rate limit reached; requests with this access token wait for the time the server named", map[string]any{
+					c.log(ctx, st, levelInfo, "KeyMint API rate limit reached; requests with this access token wait for the time the server named", map[string]any{
 						"operation": st.op, "status": status, "retry_after": wait.String(),
 					})
 				}
@@ -249,7 +261,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 				c.logAnswer(ctx, st, r, status, raw, start)
 				return 0, nil, st.giveUp(e, wait, c.retry.rateLimitWait)
 			}
-			tflog.Debug(ctx, "KeyMint API request rate-limited; it will be sent again", map[string]any{
+			c.log(ctx, st, levelDebug, "KeyMint API request rate-limited; it will be sent again", map[string]any{
 				"operation": st.op, "path": r.path, "status": status, "wait": wait.String(),
 				"waited": st.waited.String(), "budget": c.retry.rateLimitWait.String(),
 			})
@@ -278,7 +290,7 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 		wait := backoff(c.retry.waitMin, c.retry.waitMax, st.retries)
 		st.retries++
 		fields["wait"] = wait.String()
-		tflog.Debug(ctx, "KeyMint API request failed; it will be retried", fields)
+		c.log(ctx, st, levelDebug, "KeyMint API request failed; it will be retried", fields)
 		if err := sleep(ctx, wait); err != nil {
 			return 0, nil, fmt.Errorf("%s: %w", st.op, err)
 		}
@@ -302,7 +314,7 @@ func (c *Client) waitTurn(ctx context.Context, st *callState, own time.Duration)
 			if st.waited+need > c.retry.rateLimitWait {
 				return st.giveUp(cause, need, c.retry.rateLimitWait)
 			}
-			tflog.Debug(ctx, "KeyMint API request waits for the rate limit", map[string]any{
+			c.log(ctx, st, levelDebug, "KeyMint API request waits for the rate limit", map[string]any{
 				"operation": st.op, "wait": need.String(), "waited": st.waited.String(), "budget": c.retry.rateLimitWait.String(),
 			})
 			if err := sleep(ctx, need); err != nil {

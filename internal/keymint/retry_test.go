@@ -243,6 +243,7 @@ func TestRetrySettingsValidated(t *testing.T) {
 		{RateLimitWait: ptr(-time.Second)},
 		{RateLimitWait: ptr(MaxRateLimitWait + time.Second)},
 		{MaxRequestsPerMinute: -1},
+		{MaxRequestsPerMinute: MaxMaxRequestsPerMinute + 1},
 		{APIVersion: "v3"},
 	}
 	for _, cfg := range bad {

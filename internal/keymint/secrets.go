@@ -77,8 +77,9 @@ func newMasker(secrets ...string) *masker {
 	return m
 }
 
-// logStrings are whole-string forms of the secrets for tflog's masks, which
-// back up the masking of every field this package logs.
+// logStrings are whole-string forms of the secrets for the Logger's own
+// masking (Logger.WithSecrets), which backs up the masking of every field
+// this package logs.
 func (m *masker) logStrings() []string {
 	if m == nil {
 		return nil

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
-
-	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 )
 
 // Secrets with the characters that escaping changes.
@@ -192,12 +190,13 @@ func TestSecretsMaskedInEveryForm(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(Config{BaseURL: srv.URL, AccessToken: specialToken, RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond, FreshReads: true})
+	var logs lockedBuffer
+	c, err := New(Config{BaseURL: srv.URL, AccessToken: specialToken, RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond, FreshReads: true,
+		Logger: &jsonLogger{w: &logs}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
-	ctx := tflogtest.RootLogger(context.Background(), &logs)
+	ctx := context.Background()
 	var errs []string
 	if _, err := c.Activate(ctx, ActivateInput{ProductID: testProduct, LicenseKey: specialKey, HostID: "h", DeviceTag: "t"}); err != nil {
 		t.Fatal(err)
@@ -214,10 +213,7 @@ func TestSecretsMaskedInEveryForm(t *testing.T) {
 	}
 	out := logs.String()
 	// The log lines are JSON: look at their values as written, too.
-	entries, err := tflogtest.MultilineJSONDecode(strings.NewReader(out))
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries := decodeLogLines(t, out)
 	var values []string
 	for _, e := range entries {
 		for _, v := range e {

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
 // benchClients is the number of concurrent clients per GOMAXPROCS.
@@ -82,7 +84,7 @@ func BenchmarkServerGetKey(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				req := newBenchRequest(http.MethodGet, url+"/key?productId="+productA, nil)
-				req.Header.Set(licenseKeyHeader, keyLimited)
+				req.Header.Set(keymint.HeaderLicenseKey, keyLimited)
 				benchDo(b, client, req)
 			}
 		})

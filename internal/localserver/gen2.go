@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
 // Generation 2 of the API: POST /key/activate, POST /key/deactivate and
@@ -14,9 +16,6 @@ import (
 // activateV2Fields is the field spec of POST /key/activate: unlike
 // generation 1, hostId is optional.
 var activateV2Fields = fieldSpec{hostID: optional, deviceTag: optional}
-
-// licenseKeyHeader carries the license key of GET /key.
-const licenseKeyHeader = "X-License-Key"
 
 // The answers of generation 2.
 
@@ -110,7 +109,7 @@ func (s *Server) deactivateKeyV2(r *http.Request) (any, error) {
 func (s *Server) getKeyV2(r *http.Request) (any, error) {
 	query := r.URL.Query()
 	q := keyRequest{ProductID: queryValue(query, "productId"), LicenseKey: queryValue(query, "licenseKey")}
-	if key := r.Header.Get(licenseKeyHeader); key != "" {
+	if key := r.Header.Get(keymint.HeaderLicenseKey); key != "" {
 		q.LicenseKey = &key
 	}
 	p, err := q.params(getKeyFields)

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
 // localPrefix starts the paths of the local debugging and admin aids,
@@ -42,15 +44,15 @@ func (s *Server) routeTable(api string) map[string]map[string]endpoint {
 	}
 	// Generation 1, snake_case answers.
 	gen1 := map[string]map[string]endpoint{
-		"/activate-key":   post(ScopeLicensesActivate, s.activateKeyV1),
-		"/deactivate-key": post(ScopeLicensesActivate, s.deactivateKeyV1),
-		"/get-key":        post(ScopeLicensesRead, s.getKeyV1),
+		keymint.PathActivateV1:   post(ScopeLicensesActivate, s.activateKeyV1),
+		keymint.PathDeactivateV1: post(ScopeLicensesActivate, s.deactivateKeyV1),
+		keymint.PathGetKeyV1:     post(ScopeLicensesRead, s.getKeyV1),
 	}
 	// Generation 2, camelCase answers.
 	gen2 := map[string]map[string]endpoint{
-		"/key/activate":   post(ScopeLicensesActivate, s.activateKeyV2),
-		"/key/deactivate": post(ScopeLicensesActivate, s.deactivateKeyV2),
-		"/key":            get(ScopeLicensesRead, s.getKeyV2),
+		keymint.PathActivateV2:   post(ScopeLicensesActivate, s.activateKeyV2),
+		keymint.PathDeactivateV2: post(ScopeLicensesActivate, s.deactivateKeyV2),
+		keymint.PathGetKeyV2:     get(ScopeLicensesRead, s.getKeyV2),
 	}
 	routes := map[string]map[string]endpoint{
 		// Local debugging and admin aids.

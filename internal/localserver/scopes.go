@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
 // The scopes of KeyMint access tokens. A token created in KeyMint's
@@ -17,9 +19,9 @@ import (
 // particular a ScopeProductsSpecific token is not limited to some
 // products here.
 const (
-	ScopeLicensesRead     = "licenses:read"
+	ScopeLicensesRead     = keymint.ScopeLicensesRead
 	ScopeLicensesWrite    = "licenses:write"
-	ScopeLicensesActivate = "licenses:activate"
+	ScopeLicensesActivate = keymint.ScopeLicensesActivate
 	ScopeLicensesBlock    = "licenses:block"
 	ScopeCustomersRead    = "customers:read"
 	ScopeCustomersWrite   = "customers:write"

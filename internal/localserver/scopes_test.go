@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
 // Tokens of the scope tests, like the three kinds of token KeyMint's own
@@ -47,7 +49,7 @@ func (f *fixture) call(method, path, token string) (int, map[string]any) {
 	switch path {
 	case "/key":
 		path += "?productId=" + productA
-		setup = func(r *http.Request) { r.Header.Set(licenseKeyHeader, keyUnlimited) }
+		setup = func(r *http.Request) { r.Header.Set(keymint.HeaderLicenseKey, keyUnlimited) }
 	case "/deactivate-key", "/key/deactivate":
 		if err := f.srv.ActivateDevice(productA, keyUnlimited, "host-1", "", ""); err != nil {
 			f.t.Fatal(err)

@@ -58,6 +58,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
 // Options configure a Server.
@@ -97,9 +99,9 @@ type Options struct {
 
 // The values of Options.API.
 const (
-	APIBoth = "both" // generation 1 and generation 2 on one port
-	APIv1   = "v1"   // POST /activate-key, /deactivate-key, /get-key
-	APIv2   = "v2"   // POST /key/activate, POST /key/deactivate, GET /key
+	APIBoth = "both"        // generation 1 and generation 2 on one port
+	APIv1   = keymint.APIv1 // POST /activate-key, /deactivate-key, /get-key
+	APIv2   = keymint.APIv2 // POST /key/activate, POST /key/deactivate, GET /key
 )
 
 // Server is an in-memory KeyMint licensing API. It is safe for concurrent

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +16,8 @@ import (
 	actionschema "github.com/hashicorp/terraform-plugin-framework/action/schema"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	dsschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	providerschema "github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -480,43 +481,63 @@ func (*gappyPoke) Schema(_ context.Context, _ action.SchemaRequest, resp *action
 
 func (*gappyPoke) Invoke(context.Context, action.InvokeRequest, *action.InvokeResponse) {}
 
-// TestIndexCoversSettings keeps the provider's index page true: every
-// provider setting has a row naming its environment variable, and the page
-// tells the story in the order users need it.
+// TestIndexCoversSettings keeps the provider's index page true: its one
+// settings table is the table providerSettings renders (so docs/index.md
+// is regenerated after a change), with one row per provider attribute
+// naming its environment variable and default, and no other; the template
+// and the README repeat none of it; and the page tells the story in the
+// order users need it.
 func TestIndexCoversSettings(t *testing.T) {
 	index, err := os.ReadFile("../../docs/index.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	page := string(index)
-
-	envs := map[string]string{
-		"access_token":            keymint.EnvAccessToken,
-		"base_url":                keymint.EnvBaseURL,
-		"api_version":             keymint.EnvAPIVersion,
-		"max_retries":             keymint.EnvMaxRetries,
-		"retry_wait_min":          keymint.EnvRetryWaitMin,
-		"retry_wait_max":          keymint.EnvRetryWaitMax,
-		"request_timeout":         keymint.EnvRequestTimeout,
-		"rate_limit_wait":         keymint.EnvRateLimitWait,
-		"max_requests_per_minute": keymint.EnvMaxRequests,
-	}
 	var resp provider.SchemaResponse
 	New("test")().Schema(t.Context(), provider.SchemaRequest{}, &resp)
+
+	if !strings.Contains(page, "\n"+settingsTable()+"\n") {
+		t.Errorf("docs/index.md does not hold the settings table the provider declares; run `make generate`. Want:\n%s", settingsTable())
+	}
+	rows := settingsRows(page)
+	declared := map[string]providerSetting{}
+	for _, s := range providerSettings {
+		declared[s.name] = s
+	}
 	for name := range resp.Schema.Attributes {
-		env, ok := envs[name]
-		if !ok {
-			t.Errorf("provider setting %s has no environment variable in this test; add it here and to the table in templates/index.md.tmpl", name)
-			continue
-		}
-		row := regexp.MustCompile("(?m)^\\| `" + name + "` +\\| `" + env + "` +\\|")
-		if !row.MatchString(page) {
-			t.Errorf("docs/index.md has no settings row for `%s` with `%s`", name, env)
+		row, ok := rows[name]
+		s := declared[name]
+		switch {
+		case !ok:
+			t.Errorf("docs/index.md's settings table has no row for provider attribute %s", name)
+		case row[0] != "`"+s.env+"`" || row[1] != s.def:
+			t.Errorf("docs/index.md's row for %s names %s, default %s; the provider reads %s, default %s", name, row[0], row[1], s.env, s.def)
 		}
 	}
-	for name := range envs {
+	for name := range rows {
 		if _, ok := resp.Schema.Attributes[name]; !ok {
-			t.Errorf("the test lists setting %s, which the provider does not have", name)
+			t.Errorf("docs/index.md's settings table has a row for %s, which is not a provider attribute", name)
+		}
+	}
+	if len(rows) == 0 {
+		t.Error("docs/index.md has no settings table")
+	}
+
+	// The template renders the table from the provider's description, and
+	// the README links to it; neither has a settings row of its own.
+	for file, mustHave := range map[string]string{
+		"../../templates/index.md.tmpl": "{{ .Description",
+		"../../README.md":               "docs/index.md#authentication-and-environment-variables",
+	} {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(raw), mustHave) {
+			t.Errorf("%s lacks %q", file, mustHave)
+		}
+		for name := range settingsRows(string(raw)) {
+			t.Errorf("%s has a settings row of its own for %s; the settings are documented in docs/index.md only", file, name)
 		}
 	}
 
@@ -545,5 +566,59 @@ func TestIndexCoversSettings(t *testing.T) {
 		default:
 			last = i
 		}
+	}
+}
+
+// settingsRows finds the rows of settings tables in a Markdown page: the
+// cells after the first of each row whose first cell is a provider
+// attribute in code, keyed by that attribute.
+func settingsRows(page string) map[string][]string {
+	var resp provider.SchemaResponse
+	New("test")().Schema(context.Background(), provider.SchemaRequest{}, &resp)
+	rows := map[string][]string{}
+	for line := range strings.Lines(page) {
+		cells := strings.Split(strings.TrimSpace(line), "|")
+		if len(cells) < 4 || cells[0] != "" {
+			continue
+		}
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		name := strings.Trim(cells[1], "`")
+		if _, ok := resp.Schema.Attributes[name]; ok && cells[1] == "`"+name+"`" {
+			rows[name] = cells[2:]
+		}
+	}
+	return rows
+}
+
+// Every setting is read from the environment variable its row names: an
+// invalid value there (or, for the token, none) is reported against the
+// setting, naming that variable.
+func TestSettingsReadTheirEnvironmentVariables(t *testing.T) {
+	var null providerModel // every value null, as in an empty provider block
+	for _, s := range providerSettings {
+		t.Setenv(s.env, "")
+	}
+	for _, s := range providerSettings {
+		t.Run(s.name, func(t *testing.T) {
+			t.Setenv(keymint.EnvAccessToken, "at_env_token")
+			bad := "not valid"
+			if s.env == keymint.EnvAccessToken {
+				bad = "" // the token's only invalid value is none
+			}
+			t.Setenv(s.env, bad)
+			var diags diag.Diagnostics
+			settingsFrom(null, &diags)
+			found := false
+			for _, d := range diags.Errors() {
+				if wp, ok := d.(diag.DiagnosticWithPath); ok && wp.Path().Equal(path.Root(s.name)) && strings.Contains(d.Detail(), s.env) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s=%q is not reported against %s naming the variable: %v", s.env, bad, s.name, diags)
+			}
+		})
 	}
 }

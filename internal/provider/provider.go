@@ -12,24 +12,14 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
-	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
-
-// maxRequestsPerMinuteMax bounds max_requests_per_minute: far above any
-// KeyMint plan (1,000 a minute), low enough to catch a typo.
-const maxRequestsPerMinuteMax = 100000
 
 var (
 	_ provider.Provider                   = (*keymintProvider)(nil)
@@ -42,19 +32,6 @@ type keymintProvider struct {
 	// version is set by the release build, "dev" for local builds and "test"
 	// in acceptance tests.
 	version string
-}
-
-// providerModel maps the provider block.
-type providerModel struct {
-	AccessToken    types.String `tfsdk:"access_token"`
-	BaseURL        types.String `tfsdk:"base_url"`
-	APIVersion     types.String `tfsdk:"api_version"`
-	MaxRetries     types.Int64  `tfsdk:"max_retries"`
-	RetryWaitMin   types.String `tfsdk:"retry_wait_min"`
-	RetryWaitMax   types.String `tfsdk:"retry_wait_max"`
-	RequestTimeout types.String `tfsdk:"request_timeout"`
-	RateLimitWait  types.String `tfsdk:"rate_limit_wait"`
-	MaxRequests    types.Int64  `tfsdk:"max_requests_per_minute"`
 }
 
 // providerData is what resources and data sources receive from Configure.
@@ -81,87 +58,7 @@ func (p *keymintProvider) Metadata(_ context.Context, _ provider.MetadataRequest
 }
 
 func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		MarkdownDescription: "The KeyMint provider manages license activations of the " +
-			"[KeyMint](https://keymint.dev) licensing service: it binds licenses to machines and frees " +
-			"their seats when the machines are destroyed.",
-		Attributes: map[string]schema.Attribute{
-			"access_token": schema.StringAttribute{
-				MarkdownDescription: "KeyMint API access token, sent as a bearer token. May also be set with the `" +
-					keymint.EnvAccessToken + "` environment variable, which is preferred: a token written in configuration " +
-					"ends up in version control.",
-				Optional:  true,
-				Sensitive: true,
-			},
-			"base_url": schema.StringAttribute{
-				MarkdownDescription: "Base URL of the KeyMint API. May also be set with the `" + keymint.EnvBaseURL +
-					"` environment variable. Defaults to `" + keymint.DefaultBaseURL + "`. Plain `http://` is " +
-					"accepted only for loopback addresses (`localhost`, `127.0.0.0/8`, `::1`), such as the bundled " +
-					"local server, because the access token would otherwise travel in clear text.",
-				Optional: true,
-			},
-			"api_version": schema.StringAttribute{
-				MarkdownDescription: "Which generation of KeyMint's API paths to use. `auto` (the default) starts " +
-					"with the paths of the `/deactivate-key` documentation (`/activate-key`, `/deactivate-key`, " +
-					"`/get-key`) and, the first time one of them is answered as an unknown route (a 404 or 405 that is " +
-					"not a KeyMint answer), switches to the paths of KeyMint's current SDKs (`/key/activate`, " +
-					"`/key/deactivate`, `GET /key`) for the rest of the run and repeats that call there. `v1` and `v2` " +
-					"pin one set. May also be set with `" + keymint.EnvAPIVersion + "`.",
-				Optional:   true,
-				Validators: []validator.String{stringvalidator.OneOf(keymint.APIVersions...)},
-			},
-			"max_retries": schema.Int64Attribute{
-				MarkdownDescription: fmt.Sprintf("How often a request that failed in transit or was answered "+
-					"with a server error (5xx except 501, or an answer cut off mid-way) is retried, 0 to %d. Rate-limited "+
-					"requests (429) do not count against it: they are bounded by `rate_limit_wait`. Other errors are "+
-					"never retried. May also be set with `%s`. Defaults to %d.", keymint.MaxMaxRetries, keymint.EnvMaxRetries, keymint.DefaultMaxRetries),
-				Optional:   true,
-				Validators: []validator.Int64{int64validator.Between(0, keymint.MaxMaxRetries)},
-			},
-			"retry_wait_min": schema.StringAttribute{
-				MarkdownDescription: fmt.Sprintf("Shortest wait before a retry, as a duration such as `500ms` or "+
-					"`2s`. Waits double with each retry, with jitter. May also be set with `%s`. Defaults to `%s`.",
-					keymint.EnvRetryWaitMin, keymint.DefaultRetryWaitMin),
-				Optional:   true,
-				Validators: []validator.String{durationBetween(0, keymint.MaxRetryWait)},
-			},
-			"retry_wait_max": schema.StringAttribute{
-				MarkdownDescription: fmt.Sprintf("Longest wait before a retry where the server names no time, as a "+
-					"duration, at most `%s`. A `Retry-After` the server sends with a 429 or 503 is honoured in full, "+
-					"within `rate_limit_wait`. May also be set with `%s`. Defaults to `%s`.",
-					keymint.MaxRetryWait, keymint.EnvRetryWaitMax, keymint.DefaultRetryWaitMax),
-				Optional:   true,
-				Validators: []validator.String{durationBetween(0, keymint.MaxRetryWait)},
-			},
-			"request_timeout": schema.StringAttribute{
-				MarkdownDescription: fmt.Sprintf("Time limit of each request attempt, answer included, as a "+
-					"duration from `%s` to `%s`. May also be set with `%s`. Defaults to `%s`.",
-					keymint.MinRequestTimeout, keymint.MaxRequestTimeout, keymint.EnvRequestTimeout, keymint.DefaultRequestTimeout),
-				Optional:   true,
-				Validators: []validator.String{durationBetween(keymint.MinRequestTimeout, keymint.MaxRequestTimeout)},
-			},
-			"rate_limit_wait": schema.StringAttribute{
-				MarkdownDescription: fmt.Sprintf("How long one request may wait in total for KeyMint's rate limit, "+
-					"as a duration from `0s` to `%s`. When KeyMint answers 429, every request of the provider waits "+
-					"until the moment the server names in `Retry-After`, then tries again; a request that has waited "+
-					"this long in total gives up with an error saying how often it was refused and for how long it "+
-					"waited. `0s` gives up at the first 429. May also be set with `%s`. Defaults to `%s`.",
-					keymint.MaxRateLimitWait, keymint.EnvRateLimitWait, keymint.DefaultRateLimitWait),
-				Optional:   true,
-				Validators: []validator.String{durationBetween(0, keymint.MaxRateLimitWait)},
-			},
-			"max_requests_per_minute": schema.Int64Attribute{
-				MarkdownDescription: fmt.Sprintf("Paces the provider's requests so that it never sends more than "+
-					"this many a minute, 1 to %d: set it to your KeyMint plan's limit (10, 100 or 1,000 a minute) so that "+
-					"a large apply is never refused with 429 at all. Requests are spaced evenly, 5%% further apart than "+
-					"the limit allows, so that a server counting in a sliding window never refuses one. Unset, requests "+
-					"are not paced and a 429 makes them wait (see `rate_limit_wait`). May also be set with `%s`.",
-					maxRequestsPerMinuteMax, keymint.EnvMaxRequests),
-				Optional:   true,
-				Validators: []validator.Int64{int64validator.Between(1, maxRequestsPerMinuteMax)},
-			},
-		},
-	}
+	resp.Schema = providerSchema()
 }
 
 // ValidateConfig checks the settings that are known at plan time, before any
@@ -194,15 +91,11 @@ func (p *keymintProvider) Configure(ctx context.Context, req provider.ConfigureR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	for name, v := range map[string]attr.Value{
-		"access_token": cfg.AccessToken, "base_url": cfg.BaseURL, "api_version": cfg.APIVersion, "max_retries": cfg.MaxRetries,
-		"retry_wait_min": cfg.RetryWaitMin, "retry_wait_max": cfg.RetryWaitMax, "request_timeout": cfg.RequestTimeout,
-		"rate_limit_wait": cfg.RateLimitWait, "max_requests_per_minute": cfg.MaxRequests,
-	} {
-		if v.IsUnknown() {
-			resp.Diagnostics.AddAttributeError(path.Root(name), "Unknown "+name,
-				name+" depends on a value that is not known until apply. Use a value known at plan time, "+
-					"or set it through its environment variable.")
+	for _, s := range providerSettings {
+		if s.value(&cfg).IsUnknown() {
+			resp.Diagnostics.AddAttributeError(path.Root(s.name), "Unknown "+s.name,
+				s.name+" depends on a value that is not known until apply. Use a value known at plan time, "+
+					"or set it through its environment variable ("+s.env+").")
 		}
 	}
 	if resp.Diagnostics.HasError() {
@@ -214,6 +107,7 @@ func (p *keymintProvider) Configure(ctx context.Context, req provider.ConfigureR
 		return
 	}
 	settings.UserAgent = userAgent(p.version, req.TerraformVersion)
+	settings.Logger = tflogLogger{}
 	client, err := keymint.New(settings)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid KeyMint provider settings", err.Error())

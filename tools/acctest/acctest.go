@@ -137,7 +137,8 @@ func CheckAPIGeneration() error {
 	if env == nil || env.Local == nil {
 		return nil
 	}
-	ours, other := []string{"/activate-key", "/deactivate-key", "/get-key"}, []string{"/key/activate", "/key/deactivate", "/key"}
+	ours := []string{keymint.PathActivateV1, keymint.PathDeactivateV1, keymint.PathGetKeyV1}
+	other := []string{keymint.PathActivateV2, keymint.PathDeactivateV2, keymint.PathGetKeyV2}
 	if os.Getenv("KEYMINT_API_VERSION") == "v2" {
 		ours, other = other, ours
 	}

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
 )
 
 // Call counting modes.
@@ -274,7 +276,7 @@ func apiCalls(byPath map[string]int) int {
 
 // getKeyPaths are the paths of the get-key call: generation 1 (POST
 // /get-key) and the current API (GET /key).
-var getKeyPaths = []string{"/get-key", "/key"}
+var getKeyPaths = []string{keymint.PathGetKeyV1, keymint.PathGetKeyV2}
 
 // getKeyCalls sums the get-key requests of byPath.
 func getKeyCalls(byPath map[string]int) int {
