@@ -23,6 +23,10 @@ import (
 	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver/atomicfile"
 )
 
+// envLocalToken names the variable that gives `keymint-local serve` its
+// access token when no -token flag does.
+const envLocalToken = "KEYMINT_LOCAL_TOKEN"
+
 const (
 	defaultAddr     = "127.0.0.1:8787"
 	shutdownTimeout = 5 * time.Second
@@ -48,7 +52,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&cfg.seedFile, "seed", "", "JSON seed `file` (access_tokens, scoped tokens and products with licenses)")
 	fs.StringVar(&cfg.stateFile, "state", "", "state `file`: loaded if present, rewritten after every change, and locked while the server runs\n(through FILE.lock beside it), so that a second server on the same file refuses to start")
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a non-loopback -addr (secrets travel over plain HTTP)")
-	fs.Var(&cfg.tokens, "token", "accepted access token: `TOKEN` has every scope, TOKEN:SCOPE[,SCOPE...] only those (split at the\nfirst colon), such as at_client:licenses:activate (repeatable; default $KEYMINT_LOCAL_TOKEN).\nScopes: "+strings.Join(localserver.Scopes(), ", "))
+	fs.Var(&cfg.tokens, "token", "accepted access token: `TOKEN` has every scope, TOKEN:SCOPE[,SCOPE...] only those (split at the\nfirst colon), such as at_client:licenses:activate (repeatable; default $"+envLocalToken+").\nScopes: "+strings.Join(localserver.Scopes(), ", "))
 	fs.Var(productFlag{&cfg.catalog}, "product", "add a product `ID`; the following -license flags belong to it (repeatable)")
 	fs.Var(licenseFlag{&cfg.catalog}, "license", "add a license `KEY=SEATS` to the last -product; SEATS is a number or \"unlimited\" (repeatable)")
 	fs.Var(customerFlag{&cfg.catalog}, "customer", "customer `\"Name <email>\"` of the -license flags that follow (\"\" for none)")
@@ -88,8 +92,8 @@ func (cfg *serveConfig) seed(getenv func(string) string) (localserver.Seed, erro
 	}
 	tokens := cfg.tokens
 	if len(tokens.all)+len(tokens.scoped) == 0 {
-		if t := getenv("KEYMINT_LOCAL_TOKEN"); t != "" {
-			tokens.name = "$KEYMINT_LOCAL_TOKEN"
+		if t := getenv(envLocalToken); t != "" {
+			tokens.name = "$" + envLocalToken
 			_ = tokens.Set(t)
 			if tokens.err != nil {
 				return seed, tokens.err
@@ -100,7 +104,7 @@ func (cfg *serveConfig) seed(getenv func(string) string) (localserver.Seed, erro
 	seed.Tokens = append(seed.Tokens, tokens.scoped...)
 	seed.Products = append(seed.Products, cfg.catalog.products...)
 	if len(seed.AccessTokens)+len(seed.Tokens) == 0 {
-		return seed, errors.New("no access token: pass -token TOKEN, set KEYMINT_LOCAL_TOKEN, or list access_tokens or tokens in the -seed file")
+		return seed, errors.New("no access token: pass -token TOKEN, set " + envLocalToken + ", or list access_tokens or tokens in the -seed file")
 	}
 	return seed, nil
 }

@@ -45,8 +45,6 @@ const (
 	// (licenses:activate only), for the tests of scoped tokens; they are
 	// skipped live without it.
 	EnvTestClientToken = "KEYMINT_TEST_CLIENT_TOKEN"
-	envAccessToken     = "KEYMINT_ACCESS_TOKEN"
-	envBaseURL         = "KEYMINT_BASE_URL"
 )
 
 // Local test customer, as the local server reports it.
@@ -86,8 +84,8 @@ func Setup() (stop func()) {
 	setupOnce.Do(func() {
 		if live() {
 			env = &Env{
-				BaseURL:        os.Getenv(envBaseURL),
-				Token:          os.Getenv(envAccessToken),
+				BaseURL:        os.Getenv(keymint.EnvBaseURL),
+				Token:          os.Getenv(keymint.EnvAccessToken),
 				liveProductID:  os.Getenv(EnvTestProductID),
 				liveLicenseKey: os.Getenv(EnvTestLicenseKey),
 				ClientToken:    os.Getenv(EnvTestClientToken),
@@ -105,13 +103,13 @@ func Setup() (stop func()) {
 			hs := httptest.NewServer(srv.Handler())
 			stop = hs.Close
 			env = &Env{BaseURL: hs.URL, Token: token, Local: srv, ClientToken: client}
-			_ = os.Setenv(envBaseURL, env.BaseURL)
-			_ = os.Setenv(envAccessToken, env.Token)
+			_ = os.Setenv(keymint.EnvBaseURL, env.BaseURL)
+			_ = os.Setenv(keymint.EnvAccessToken, env.Token)
 		}
 		// The checks watch a license that the provider changes: no shared reads.
 		c, err := keymint.New(keymint.Config{
 			BaseURL: env.BaseURL, AccessToken: env.Token, UserAgent: "keymint-acctest",
-			APIVersion: os.Getenv("KEYMINT_API_VERSION"), FreshReads: true,
+			APIVersion: os.Getenv(keymint.EnvAPIVersion), FreshReads: true,
 		})
 		if err != nil {
 			panic(fmt.Sprintf("KeyMint test client: %v", err))
@@ -122,7 +120,7 @@ func Setup() (stop func()) {
 }
 
 func live() bool {
-	for _, v := range []string{envAccessToken, envBaseURL, EnvTestProductID, EnvTestLicenseKey} {
+	for _, v := range []string{keymint.EnvAccessToken, keymint.EnvBaseURL, EnvTestProductID, EnvTestLicenseKey} {
 		if os.Getenv(v) == "" {
 			return false
 		}
@@ -139,7 +137,7 @@ func CheckAPIGeneration() error {
 	}
 	ours := []string{keymint.PathActivateV1, keymint.PathDeactivateV1, keymint.PathGetKeyV1}
 	other := []string{keymint.PathActivateV2, keymint.PathDeactivateV2, keymint.PathGetKeyV2}
-	if os.Getenv("KEYMINT_API_VERSION") == "v2" {
+	if os.Getenv(keymint.EnvAPIVersion) == keymint.APIv2 {
 		ours, other = other, ours
 	}
 	calls := env.Local.Calls()
@@ -152,12 +150,12 @@ func CheckAPIGeneration() error {
 	}
 	for _, p := range other {
 		if calls[p] > 0 {
-			return fmt.Errorf("the tests ran with KEYMINT_API_VERSION=%q, yet the server received %d calls to %s", os.Getenv("KEYMINT_API_VERSION"), calls[p], p)
+			return fmt.Errorf("the tests ran with KEYMINT_API_VERSION=%q, yet the server received %d calls to %s", os.Getenv(keymint.EnvAPIVersion), calls[p], p)
 		}
 	}
 	for _, p := range ours {
 		if calls[p] == 0 {
-			return fmt.Errorf("the tests ran with KEYMINT_API_VERSION=%q, yet the server received no call to %s", os.Getenv("KEYMINT_API_VERSION"), p)
+			return fmt.Errorf("the tests ran with KEYMINT_API_VERSION=%q, yet the server received no call to %s", os.Getenv(keymint.EnvAPIVersion), p)
 		}
 	}
 	return nil
