@@ -48,11 +48,11 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&cfg.stateFile, "state", "", "state `file`: loaded if present, rewritten after every change, and locked while the server runs\n(through FILE.lock beside it), so that a second server on the same file refuses to start")
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a non-loopback -addr (secrets travel over plain HTTP)")
 	fs.Var(&cfg.tokens, "token", "accepted access token: `TOKEN` has every scope, TOKEN:SCOPE[,SCOPE...] only those (split at the\nfirst colon), such as at_client:licenses:activate (repeatable; default $KEYMINT_LOCAL_TOKEN).\nScopes: "+strings.Join(localserver.Scopes(), ", "))
-	fs.Var(productFlag{&cfg.catalog}, "product", "add a product `ID`; the following -license flags belong to it (repeatable)")
+	fs.Var(productFlag{&cfg.catalog}, "product", "add a product `ID`; the following -license flags belong to it, and keys can be created for it through the API (repeatable)")
 	fs.Var(licenseFlag{&cfg.catalog}, "license", "add a license `KEY=SEATS` to the last -product; SEATS is a number or \"unlimited\" (repeatable)")
 	fs.Var(customerFlag{&cfg.catalog}, "customer", "customer `\"Name <email>\"` of the -license flags that follow (\"\" for none)")
 	cfg.api = localserver.APIBoth
-	fs.Var(apiFlag{&cfg.api}, "api", "the API generation(s) to serve, `v1|v2|both`: v1 = POST /activate-key, /deactivate-key, /get-key;\nv2 = POST /key/activate, /key/deactivate, GET /key; the other generation's paths answer 404 like unknown paths")
+	fs.Var(apiFlag{&cfg.api}, "api", "the API generation(s) to serve, `v1|v2|both`: v1 = POST /activate-key, /deactivate-key, /get-key, /create-key,\n/block-key, /unblock-key; v2 = POST /key/activate, /key/deactivate, /key, /key/block, /key/unblock, GET /key;\nboth serve PATCH /key (update); the other generation's paths answer 404 like unknown paths")
 	fs.Var(rateLimitFlag{&cfg.rateLimit}, "rate-limit", "limit each access token to `N/DURATION`: N API requests in any DURATION (a sliding window), such as 10/1m\nor 3/3s, then 429 with a Retry-After; a bare N means N a minute (default: no limit)")
 	fs.Var(rateFlag{&cfg.faults.ServerErrorRate}, "fault-5xx", "answer this share of API requests with 500 before handling them (`RATE` 0-1)")
 	fs.Var(rateFlag{&cfg.faults.RateLimitRate}, "fault-429", "answer this share of API requests with 429 before handling them (`RATE` 0-1)")

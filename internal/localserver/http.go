@@ -45,12 +45,25 @@ func (s *Server) routeTable(api string) map[string]map[string]endpoint {
 		"/activate-key":   post(ScopeLicensesActivate, s.activateKeyV1),
 		"/deactivate-key": post(ScopeLicensesActivate, s.deactivateKeyV1),
 		"/get-key":        post(ScopeLicensesRead, s.getKeyV1),
+		"/create-key":     post(ScopeLicensesWrite, s.createKey),
+		"/block-key":      post(ScopeLicensesBlock, s.blockKey),
+		"/unblock-key":    post(ScopeLicensesBlock, s.unblockKey),
 	}
 	// Generation 2, camelCase answers.
 	gen2 := map[string]map[string]endpoint{
 		"/key/activate":   post(ScopeLicensesActivate, s.activateKeyV2),
 		"/key/deactivate": post(ScopeLicensesActivate, s.deactivateKeyV2),
-		"/key":            get(ScopeLicensesRead, s.getKeyV2),
+		"/key": {
+			http.MethodGet:  {scope: scopeOf(ScopeLicensesRead), handle: s.getKeyV2},
+			http.MethodPost: {scope: scopeOf(ScopeLicensesWrite), handle: s.createKey},
+		},
+		"/key/block":   post(ScopeLicensesBlock, s.blockKey),
+		"/key/unblock": post(ScopeLicensesBlock, s.unblockKey),
+	}
+	// Both generations: the update of a key, which generation 1 documents
+	// no call for, is PATCH /key in KeyMint's current SDKs.
+	both := map[string]map[string]endpoint{
+		"/key": {http.MethodPatch: {scope: scopeOf(ScopeLicensesWrite), handle: s.updateKeyHandler}},
 	}
 	routes := map[string]map[string]endpoint{
 		// Local debugging and admin aids.
@@ -62,12 +75,21 @@ func (s *Server) routeTable(api string) map[string]map[string]endpoint {
 		localPrefix + "rate-limit":  getPut(s.rateLimitLocal, s.setRateLimitLocal),
 		localPrefix + "health":      {http.MethodGet: {public: true, handle: s.healthLocal}},
 	}
+	add := func(set map[string]map[string]endpoint) {
+		for path, methods := range set {
+			if routes[path] == nil {
+				routes[path] = map[string]endpoint{}
+			}
+			maps.Copy(routes[path], methods)
+		}
+	}
 	if api != APIv2 {
-		maps.Copy(routes, gen1)
+		add(gen1)
 	}
 	if api != APIv1 {
-		maps.Copy(routes, gen2)
+		add(gen2)
 	}
+	add(both)
 	return routes
 }
 
@@ -84,7 +106,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeAnswer(w, body, err)
 		return
 	}
-	s.countCall(r.URL.Path, r.UserAgent())
+	s.countCall(r.Method, r.URL.Path, r.UserAgent())
 	fault := s.faults.decide()
 	if !waitLatency(r, fault.latency) {
 		return // the client went away
