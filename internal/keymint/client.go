@@ -382,6 +382,12 @@ type request struct {
 	body         any    // JSON-encoded when non-nil
 	key          string // the license key, masked in logs and errors
 	mutating     bool   // sends an Idempotency-Key
+	// once: not idempotent, so never sent again once an attempt may have
+	// reached the server (see keys.go).
+	once bool
+	// secretsInAnswer returns the secrets an answer holds (a created key),
+	// masked from then on in the call's logs and errors.
+	secretsInAnswer func(raw []byte) []string
 }
 
 // payload is the JSON body of r, or nil.
