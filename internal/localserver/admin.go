@@ -39,6 +39,31 @@ func (s *Server) AddLicense(productID string, l LicenseSeed) error {
 	})
 }
 
+// AddProduct adds a product without licenses, for which keys can be
+// created through the API. Adding a product that exists changes nothing.
+func (s *Server) AddProduct(productID string) error {
+	return s.update(func() (bool, error) {
+		if s.products[productID] {
+			return false, nil
+		}
+		return true, s.addProduct(productID)
+	})
+}
+
+// Keys returns the license keys of a product, sorted, in full: for tests
+// that need a key the API created and did not answer (a lost answer).
+func (s *Server) Keys(productID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := []string{}
+	for _, l := range s.sortedLicensesLocked() {
+		if l.productID == productID {
+			keys = append(keys, l.Key)
+		}
+	}
+	return keys
+}
+
 // SetBlocked blocks or unblocks a license key.
 func (s *Server) SetBlocked(productID, key string, blocked bool) error {
 	return s.modify("set blocked", productID, key, func(l *license) { l.Blocked = blocked })
