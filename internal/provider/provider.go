@@ -82,9 +82,9 @@ func (p *keymintProvider) Metadata(_ context.Context, _ provider.MetadataRequest
 
 func (p *keymintProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "The KeyMint provider manages license activations of the " +
-			"[KeyMint](https://keymint.dev) licensing service: it binds licenses to machines and frees " +
-			"their seats when the machines are destroyed.",
+		MarkdownDescription: "The KeyMint provider manages license keys and activations of the " +
+			"[KeyMint](https://keymint.dev) licensing service: it creates keys, binds licenses to machines and " +
+			"frees their seats when the machines are destroyed.",
 		Attributes: map[string]schema.Attribute{
 			"access_token": schema.StringAttribute{
 				MarkdownDescription: "KeyMint API access token, sent as a bearer token. May also be set with the `" +

@@ -237,7 +237,7 @@ func (r *licenseKeyResource) Schema(_ context.Context, _ resource.SchemaRequest,
 					"customer. A key moved to another customer outside Terraform is moved back.",
 				Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{
-						MarkdownDescription: "Name of the customer, 1 to 256 characters.",
+						MarkdownDescription: "Name of the customer, 1 to 256 characters. Required in the block.",
 						Optional:            true,
 						Validators:          []validator.String{stringvalidator.UTF8LengthBetween(1, 256)},
 					},
