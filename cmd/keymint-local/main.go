@@ -23,7 +23,9 @@ const usageText = `keymint-local: a local, in-memory KeyMint licensing API for t
 Usage:
   keymint-local serve [flags]    run the server (generation-1 paths in snake_case
                                  and generation-2 paths in camelCase, one port,
-                                 or only one generation with -api v1|v2)
+                                 or only one generation with -api v1|v2): keys
+                                 are created, read, updated, blocked and
+                                 unblocked, and devices activated and deactivated
   keymint-local seats [flags]    list the seats and licenses of a running server
   keymint-local faults [flags]   show or replace (-set) a running server's fault
                                  injection, with its fault stats
@@ -59,9 +61,19 @@ Runs the local KeyMint API until SIGINT or SIGTERM. Like the hosted service:
     a sliding window); the next ones are answered 429 with a Retry-After
     until the oldest leaves the window;
   - tokens carry scopes (-token TOKEN:SCOPE,...): get-key needs
-    licenses:read, activate and deactivate need licenses:activate; a call
-    without its scope is answered 403 {"message":"Insufficient permissions
-    for this operation","code":1}, and still counts against the rate limit;
+    licenses:read, activate and deactivate need licenses:activate, create
+    and update need licenses:write, block and unblock need licenses:block;
+    a call without its scope is answered 403 {"message":"Insufficient
+    permissions for this operation","code":1}, and still counts against
+    the rate limit;
+  - keys are created (POST /create-key, POST /key: {"code":0,"key":"…"},
+    in the format the request names, expiring a month after creation
+    unless expiryDate says otherwise, for a customerId or a newCustomer),
+    updated (PATCH /key, in both generations), blocked and unblocked
+    (POST /block-key, /unblock-key, /key/block, /key/unblock; doing it
+    twice changes nothing); keys cannot be deleted, only blocked. A create
+    with an Idempotency-Key header is answered again, without a second
+    key, when repeated with the same body within a day;
   - paths it does not serve, such as the other generation's with -api, are
     answered by the web front end, not by KeyMint: 404 {"message":"Cannot
     POST /path","error":"Not Found","statusCode":404}, without a "code".

@@ -18,7 +18,7 @@ func seats(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	var sf serverFlags
 	sf.register(fs)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: keymint-local seats [flags]\n\nLists the seats a running keymint-local server holds, and every license with its seats in use.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: keymint-local seats [flags]\n\nLists the seats a running keymint-local server holds, and every license (those created through the API\nincluded) with its seats in use; blocked keys are marked (blocked).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -40,7 +40,8 @@ func seats(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 }
 
 // printSeats writes a table of the held seats, if any, then a blank line
-// and a summary line per license, including those without seats.
+// and a summary line per license, including those without seats (keys
+// created through the API among them). Blocked keys are marked in both.
 func printSeats(w io.Writer, rows []localserver.SeatRow, licenses []localserver.LicenseRow) error {
 	if len(rows) == 0 && len(licenses) == 0 {
 		_, err := fmt.Fprintln(w, "0 seats in use")
@@ -50,7 +51,11 @@ func printSeats(w io.Writer, rows []localserver.SeatRow, licenses []localserver.
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "PRODUCT\tLICENSE\tHOST\tTAG\tIP\tACTIVATED")
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ProductID, r.MaskedKey, r.HostID,
+			license := r.MaskedKey
+			if r.Blocked {
+				license += " (blocked)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ProductID, license, r.HostID,
 				firstNonEmpty(r.DeviceTag, "-"), firstNonEmpty(r.IPAddress, "-"), r.ActivationTime.UTC().Format(time.RFC3339))
 		}
 		if err := tw.Flush(); err != nil {

@@ -53,13 +53,15 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&cfg.stateFile, "state", "", "state `file`: loaded if present, rewritten after every change, and locked while the server runs\n(through FILE.lock beside it), so that a second server on the same file refuses to start")
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a non-loopback -addr (secrets travel over plain HTTP)")
 	fs.Var(&cfg.tokens, "token", "accepted access token: `TOKEN` has every scope, TOKEN:SCOPE[,SCOPE...] only those (split at the\nfirst colon), such as at_client:licenses:activate (repeatable; default $"+envLocalToken+").\nScopes: "+strings.Join(localserver.Scopes(), ", "))
-	fs.Var(productFlag{&cfg.catalog}, "product", "add a product `ID`; the following -license flags belong to it (repeatable)")
+	fs.Var(productFlag{&cfg.catalog}, "product", "add a product `ID`; the following -license flags belong to it, and keys can be created for it through the API (repeatable)")
 	fs.Var(licenseFlag{&cfg.catalog}, "license", "add a license `KEY=SEATS` to the last -product; SEATS is a number or \"unlimited\" (repeatable)")
 	fs.Var(customerFlag{&cfg.catalog}, "customer", "customer `\"Name <email>\"` of the -license flags that follow (\"\" for none)")
 	cfg.api = localserver.APIBoth
 	fs.Var(apiFlag{&cfg.api}, "api", "the API generation(s) to serve, `v1|v2|both`: v1 = POST "+
-		keymint.PathActivateV1+", "+keymint.PathDeactivateV1+", "+keymint.PathGetKeyV1+";\nv2 = POST "+
-		keymint.PathActivateV2+", "+keymint.PathDeactivateV2+", GET "+keymint.PathGetKeyV2+"; the other generation's paths answer 404 like unknown paths")
+		strings.Join([]string{keymint.PathActivateV1, keymint.PathDeactivateV1, keymint.PathGetKeyV1, keymint.PathCreateKeyV1}, ", ")+
+		",\n"+keymint.PathBlockKeyV1+", "+keymint.PathUnblockKeyV1+"; v2 = POST "+
+		strings.Join([]string{keymint.PathActivateV2, keymint.PathDeactivateV2, keymint.PathCreateKeyV2, keymint.PathBlockKeyV2, keymint.PathUnblockKeyV2}, ", ")+
+		", GET "+keymint.PathGetKeyV2+";\nboth serve PATCH "+keymint.PathUpdateKey+" (update); the other generation's paths answer 404 like unknown paths")
 	fs.Var(rateLimitFlag{&cfg.rateLimit}, "rate-limit", "limit each access token to `N/DURATION`: N API requests in any DURATION (a sliding window), such as 10/1m\nor 3/3s, then 429 with a Retry-After; a bare N means N a minute (default: no limit)")
 	fs.Var(rateFlag{&cfg.faults.ServerErrorRate}, "fault-5xx", "answer this share of API requests with 500 before handling them (`RATE` 0-1)")
 	fs.Var(rateFlag{&cfg.faults.RateLimitRate}, "fault-429", "answer this share of API requests with 429 before handling them (`RATE` 0-1)")

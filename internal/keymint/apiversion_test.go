@@ -232,3 +232,9 @@ func TestPinnedVersionsDoNotFallBack(t *testing.T) {
 		})
 	}
 }
+
+func (b *lockedBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}

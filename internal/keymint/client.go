@@ -125,10 +125,20 @@ const (
 	PathActivateV1   = "/activate-key"
 	PathDeactivateV1 = "/deactivate-key"
 	PathGetKeyV1     = "/get-key"
+	PathCreateKeyV1  = "/create-key"
+	PathBlockKeyV1   = "/block-key"
+	PathUnblockKeyV1 = "/unblock-key"
 
 	PathActivateV2   = "/key/activate"
 	PathDeactivateV2 = "/key/deactivate"
-	PathGetKeyV2     = "/key"
+	PathGetKeyV2     = "/key" // GET
+	PathCreateKeyV2  = "/key" // POST
+	PathBlockKeyV2   = "/key/block"
+	PathUnblockKeyV2 = "/key/unblock"
+
+	// PathUpdateKey (PATCH) is the update of a key under either generation:
+	// generation 1 documents no update call, KeyMint's current SDKs use it.
+	PathUpdateKey = "/key"
 
 	// HeaderLicenseKey carries the license key of a generation-2 get-key,
 	// never the URL, which proxies log.
@@ -405,6 +415,12 @@ type request struct {
 	body         any    // JSON-encoded when non-nil
 	key          string // the license key, masked in logs and errors
 	mutating     bool   // sends an Idempotency-Key
+	// once: not idempotent, so never sent again once an attempt may have
+	// reached the server (see keys.go).
+	once bool
+	// secretsInAnswer returns the secrets an answer holds (a created key),
+	// masked from then on in the call's logs and errors.
+	secretsInAnswer func(raw []byte) []string
 }
 
 // payload is the JSON body of r, or nil.

@@ -19,7 +19,8 @@ import (
 // access token or the license key in any form (see masker), nor control
 // characters from the server.
 type Error struct {
-	// Operation is the call that failed: activate, deactivate or get-key.
+	// Operation is the call that failed: activate, deactivate, get-key, or
+	// one of the key lifecycle's (keys.go).
 	Operation string
 	// StatusCode is the HTTP status.
 	StatusCode int
@@ -333,6 +334,10 @@ func RequiredScope(op string) string {
 		return ScopeLicensesRead
 	case "activate", "deactivate":
 		return ScopeLicensesActivate
+	case OpCreateKey, OpUpdateKey:
+		return ScopeLicensesWrite
+	case OpBlockKey, OpUnblockKey:
+		return ScopeLicensesBlock
 	}
 	return ""
 }

@@ -32,7 +32,10 @@ const (
 //   - deactivate: a retry after a lost answer is answered "Device not found"
 //     or "License not activated", which callers count as freed (the latter
 //     once a read confirms it, see IsNotActivated);
-//   - get-key: a read.
+//   - get-key: a read;
+//   - update, block and unblock set a state (see keys.go); create is sent
+//     again only when an attempt certainly did not reach the server
+//     (request.once).
 //
 // What is retried (the provider's docs say the same, from the
 // max_retries row of its settings table, internal/provider/settings.go):
@@ -228,6 +231,9 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 			c.log(ctx, st, levelDebug, "KeyMint API retry", map[string]any{"attempt": attempt, "path": r.path})
 		}
 		status, header, raw, err := c.attempt(ctx, st, r, target, payload)
+		if err == nil && r.secretsInAnswer != nil {
+			st.mask.add(r.secretsInAnswer(raw)...)
+		}
 		now := time.Now()
 		var failure error // the call's error if no retry is left
 		fields := map[string]any{"operation": st.op, "path": r.path}
@@ -241,6 +247,12 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 			fields["error"] = msg
 			if permanent(err) {
 				return 0, nil, failure
+			}
+			if r.once {
+				if !unsent(err) {
+					return 0, nil, failure // it may have reached the server
+				}
+				failure = &notSentError{failure}
 			}
 		case isRateLimit(status, header):
 			e := newError(st.op, status, raw, st.mask)
@@ -269,6 +281,10 @@ func (c *Client) send(ctx context.Context, st *callState, r request) (int, []byt
 		case status >= 500 && status <= 599 && status != http.StatusNotImplemented:
 			failure = newError(st.op, status, raw, st.mask)
 			fields["status"] = status
+			if r.once {
+				c.logAnswer(ctx, st, r, status, raw, start)
+				return 0, nil, failure // the server may have done it
+			}
 		case status >= 300 && status <= 399:
 			// Never followed (see newHTTPClient), and never retried: the
 			// same request would be redirected again.

@@ -1,6 +1,9 @@
 package localserver
 
-import "maps"
+import (
+	"maps"
+	"time"
+)
 
 // The admin helpers below change or inspect the state directly, without
 // HTTP and without authentication. They are meant for tests. Mutations are
@@ -36,9 +39,40 @@ func (s *Server) AddLicense(productID string, l LicenseSeed) error {
 	})
 }
 
+// AddProduct adds a product without licenses, for which keys can be
+// created through the API. Adding a product that exists changes nothing.
+func (s *Server) AddProduct(productID string) error {
+	return s.update(func() (bool, error) {
+		if s.products[productID] {
+			return false, nil
+		}
+		return true, s.addProduct(productID)
+	})
+}
+
+// Keys returns the license keys of a product, sorted, in full: for tests
+// that need a key the API created and did not answer (a lost answer).
+func (s *Server) Keys(productID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := []string{}
+	for _, l := range s.sortedLicensesLocked() {
+		if l.productID == productID {
+			keys = append(keys, l.Key)
+		}
+	}
+	return keys
+}
+
 // SetBlocked blocks or unblocks a license key.
 func (s *Server) SetBlocked(productID, key string, blocked bool) error {
 	return s.modify("set blocked", productID, key, func(l *license) { l.Blocked = blocked })
+}
+
+// SetExpiration changes the expiration date of a license key; nil means
+// it never expires.
+func (s *Server) SetExpiration(productID, key string, expiry *time.Time) error {
+	return s.modify("set expiration", productID, key, func(l *license) { l.ExpirationDate = clonePtr(expiry) })
 }
 
 // SetMaxActivations changes the seat limit of a license key; nil means
@@ -118,6 +152,15 @@ func (s *Server) TotalCalls() int {
 	return s.callCounts().Total
 }
 
+// MethodCalls returns how many API requests each method and path received,
+// counted as Calls counts them, under "METHOD /path" (for example "PATCH
+// /key"): for paths that several methods share.
+func (s *Server) MethodCalls() map[string]int {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	return maps.Clone(s.methods)
+}
+
 // UserAgents returns how many API requests came with each User-Agent
 // header, counted as Calls counts them.
 func (s *Server) UserAgents() map[string]int {
@@ -132,6 +175,7 @@ func (s *Server) ResetCalls() {
 	s.callsMu.Lock()
 	clear(s.calls)
 	clear(s.agents)
+	clear(s.methods)
 	s.callsMu.Unlock()
 	s.faults.resetStats()
 }
@@ -153,10 +197,19 @@ func (s *Server) callCounts() callCounts {
 	return c
 }
 
-// countCall counts an API request, by path and by User-Agent.
-func (s *Server) countCall(path, userAgent string) {
+// countCall counts an API request, by path, by method and path, and by
+// User-Agent.
+func (s *Server) countCall(method, path, userAgent string) {
 	s.callsMu.Lock()
 	defer s.callsMu.Unlock()
 	s.calls[path]++
+	s.methods[method+" "+path]++
 	s.agents[userAgent]++
+}
+
+// Metadata returns the metadata a license key was created or updated with
+// through the API (get-key does not return it); nil when it has none.
+func (s *Server) Metadata(productID, key string) (map[string]any, error) {
+	v, err := s.license(productID, key)
+	return v.Metadata, adminError("metadata", productID, key, err)
 }

@@ -14,14 +14,19 @@ func TestAPIGeneration(t *testing.T) {
 	type call struct{ method, path string }
 	gen1 := []call{{http.MethodPost, "/activate-key"}, {http.MethodPost, "/deactivate-key"}, {http.MethodPost, "/get-key"}}
 	gen2 := []call{{http.MethodPost, "/key/activate"}, {http.MethodPost, "/key/deactivate"}, {http.MethodGet, "/key"}}
+	// The key lifecycle's own paths; PATCH /key is served by both.
+	life1 := []call{{http.MethodPost, "/create-key"}, {http.MethodPost, "/block-key"}, {http.MethodPost, "/unblock-key"}}
+	life2 := []call{{http.MethodPost, "/key/block"}, {http.MethodPost, "/key/unblock"}}
 	for _, tc := range []struct {
 		api               string
 		served, notServed []call
 	}{
 		{"", append(gen1, gen2...), nil},
 		{APIBoth, append(gen1, gen2...), nil},
-		{APIv1, gen1, gen2},
-		{APIv2, gen2, gen1},
+		// GET /key is left out: /key takes PATCH in generation 1 too, so
+		// GET /key is answered 405 there (below).
+		{APIv1, gen1, append(gen2[:2:2], life2...)},
+		{APIv2, gen2, append(gen1, life1...)},
 	} {
 		t.Run("api="+tc.api, func(t *testing.T) {
 			f := newScopedFixture(t, Options{API: tc.api, RateLimit: RateLimit{Requests: 6, Window: time.Minute}})
@@ -41,11 +46,22 @@ func TestAPIGeneration(t *testing.T) {
 					t.Errorf("%s %s: %d %v", c.method, c.path, status, got)
 				}
 			}
-			// The path of the other generation's get-key that this one
-			// serves under another method answers 405.
-			if tc.api == APIv2 {
-				status, raw := f.request(http.MethodPost, "/key", testToken, strings.NewReader("{}"))
-				wantFrontEndError(t, "POST /key", status, raw, 405, http.MethodPost, "/key")
+			// /key, which this generation serves under other methods,
+			// answers 405 to the rest, naming the methods it takes.
+			allow := map[string]string{"": "GET, PATCH, POST", APIBoth: "GET, PATCH, POST", APIv1: "PATCH", APIv2: "GET, PATCH, POST"}[tc.api]
+			methods := []string{http.MethodDelete, http.MethodPut}
+			if tc.api == APIv1 {
+				methods = append(methods, http.MethodGet, http.MethodPost)
+			}
+			for _, m := range methods {
+				resp, raw, err := f.try(m, "/key", testToken, map[string]any{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantFrontEndError(t, m+" /key", resp.StatusCode, raw, 405, m, "/key")
+				if got := resp.Header.Get("Allow"); got != allow {
+					t.Errorf("%s /key: Allow %q, want %q", m, got, allow)
+				}
 			}
 		})
 	}
@@ -65,6 +81,7 @@ func TestUnknownPathNeverShowsTheQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantFrontEndError(t, "GET /key with a query", resp.StatusCode, raw, 404, http.MethodGet, "/key")
+	// Generation 1 serves PATCH /key, so GET /key is a method not allowed.
+	wantFrontEndError(t, "GET /key with a query", resp.StatusCode, raw, 405, http.MethodGet, "/key")
 	noKeyIn(t, "404 answer", string(raw), keyLimited)
 }

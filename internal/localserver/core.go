@@ -119,6 +119,7 @@ type SeatRow struct {
 	IPAddress      string    `json:"ip_address"`
 	ActivationTime time.Time `json:"activation_time"`
 	MaxActivations *int      `json:"max_activations"` // nil = unlimited
+	Blocked        bool      `json:"blocked"`         // the key is blocked: the device keeps its seat, but no new one is activated
 }
 
 // Seats returns every held seat, sorted by product, license key and
@@ -137,6 +138,7 @@ func (s *Server) Seats() []SeatRow {
 				IPAddress:      d.IPAddress,
 				ActivationTime: d.ActivationTime,
 				MaxActivations: clonePtr(l.MaxActivations),
+				Blocked:        l.Blocked,
 			})
 		}
 	}

@@ -47,12 +47,25 @@ func (s *Server) routeTable(api string) map[string]map[string]endpoint {
 		keymint.PathActivateV1:   post(ScopeLicensesActivate, s.activateKeyV1),
 		keymint.PathDeactivateV1: post(ScopeLicensesActivate, s.deactivateKeyV1),
 		keymint.PathGetKeyV1:     post(ScopeLicensesRead, s.getKeyV1),
+		keymint.PathCreateKeyV1:  post(ScopeLicensesWrite, s.createKey),
+		keymint.PathBlockKeyV1:   post(ScopeLicensesBlock, s.blockKey),
+		keymint.PathUnblockKeyV1: post(ScopeLicensesBlock, s.unblockKey),
 	}
 	// Generation 2, camelCase answers.
 	gen2 := map[string]map[string]endpoint{
 		keymint.PathActivateV2:   post(ScopeLicensesActivate, s.activateKeyV2),
 		keymint.PathDeactivateV2: post(ScopeLicensesActivate, s.deactivateKeyV2),
-		keymint.PathGetKeyV2:     get(ScopeLicensesRead, s.getKeyV2),
+		keymint.PathGetKeyV2: { // = PathCreateKeyV2
+			http.MethodGet:  {scope: scopeOf(ScopeLicensesRead), handle: s.getKeyV2},
+			http.MethodPost: {scope: scopeOf(ScopeLicensesWrite), handle: s.createKey},
+		},
+		keymint.PathBlockKeyV2:   post(ScopeLicensesBlock, s.blockKey),
+		keymint.PathUnblockKeyV2: post(ScopeLicensesBlock, s.unblockKey),
+	}
+	// Both generations: the update of a key, which generation 1 documents
+	// no call for, is PATCH /key in KeyMint's current SDKs.
+	both := map[string]map[string]endpoint{
+		keymint.PathUpdateKey: {http.MethodPatch: {scope: scopeOf(ScopeLicensesWrite), handle: s.updateKeyHandler}},
 	}
 	routes := map[string]map[string]endpoint{
 		// Local debugging and admin aids.
@@ -64,12 +77,21 @@ func (s *Server) routeTable(api string) map[string]map[string]endpoint {
 		localPrefix + "rate-limit":  getPut(s.rateLimitLocal, s.setRateLimitLocal),
 		localPrefix + "health":      {http.MethodGet: {public: true, handle: s.healthLocal}},
 	}
+	add := func(set map[string]map[string]endpoint) {
+		for path, methods := range set {
+			if routes[path] == nil {
+				routes[path] = map[string]endpoint{}
+			}
+			maps.Copy(routes[path], methods)
+		}
+	}
 	if api != APIv2 {
-		maps.Copy(routes, gen1)
+		add(gen1)
 	}
 	if api != APIv1 {
-		maps.Copy(routes, gen2)
+		add(gen2)
 	}
+	add(both)
 	return routes
 }
 
@@ -86,7 +108,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeAnswer(w, body, err)
 		return
 	}
-	s.countCall(r.URL.Path, r.UserAgent())
+	s.countCall(r.Method, r.URL.Path, r.UserAgent())
 	fault := s.faults.decide()
 	if !waitLatency(r, fault.latency) {
 		return // the client went away

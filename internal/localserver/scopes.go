@@ -13,11 +13,12 @@ import (
 // dashboard carries some of them; a call without the scope it needs is
 // answered 403 {"message":"Insufficient permissions for this operation",
 // "code":1}. Of the calls this server answers, get-key needs
-// ScopeLicensesRead, and activate and deactivate need
-// ScopeLicensesActivate (in both generations). The other scopes are
-// accepted and kept, but no call of this server needs them; in
-// particular a ScopeProductsSpecific token is not limited to some
-// products here.
+// ScopeLicensesRead, activate and deactivate need ScopeLicensesActivate,
+// create and update need ScopeLicensesWrite, and block and unblock need
+// ScopeLicensesBlock (in both generations). The other scopes are accepted
+// and kept, but no call of this server needs them; in particular a
+// ScopeProductsSpecific token is not limited to some products here, and
+// creating a key with a newCustomer needs no customers:write.
 const (
 	ScopeLicensesRead     = keymint.ScopeLicensesRead
 	ScopeLicensesWrite    = "licenses:write"

@@ -25,6 +25,9 @@ type LicenseSeed struct {
 	Blocked        bool       `json:"blocked,omitempty"`
 	ExpirationDate *time.Time `json:"expiration_date,omitempty"`
 	Customer       *Customer  `json:"customer,omitempty"`
+	// Metadata is what the key was created or updated with through the
+	// API; get-key does not return it.
+	Metadata map[string]any `json:"metadata,omitempty"`
 }
 
 // ProductSeed is a product and its license keys.

@@ -1,17 +1,20 @@
 // Package localserver is an in-memory, KeyMint-compatible licensing API for
 // tests, demos and users' CI. On one port it answers the generation-1
-// paths (/activate-key, /deactivate-key, /get-key) in snake_case and the
-// generation-2 paths (/key/activate, /key/deactivate, GET /key) in
-// camelCase, like the real service, or only one generation
-// (Options.API), plus local aids under /_local/ for people debugging their
-// CI: seats, licenses, call counters, fault injection and the rate limit.
+// paths (/activate-key, /deactivate-key, /get-key, /create-key,
+// /block-key, /unblock-key) in snake_case and the generation-2 paths
+// (/key/activate, /key/deactivate, GET and POST /key, /key/block,
+// /key/unblock) in camelCase, like the real service, or only one
+// generation (Options.API); PATCH /key, the update of a key, in both (see
+// keys.go). Local aids under /_local/ serve people debugging their CI:
+// seats, licenses, call counters, fault injection and the rate limit.
 //
 // It behaves like the hosted API where a client can tell:
 //
 //   - Access tokens carry scopes (Seed.Tokens; Seed.AccessTokens have
 //     every scope). get-key needs ScopeLicensesRead, activate and
-//     deactivate need ScopeLicensesActivate; without it a call is
-//     answered 403 {"message":"Insufficient permissions for this
+//     deactivate need ScopeLicensesActivate, create and update need
+//     ScopeLicensesWrite, block and unblock need ScopeLicensesBlock;
+//     without it a call is answered 403 {"message":"Insufficient permissions for this
 //     operation","code":1}.
 //   - Each token may send RateLimit.Requests API requests in any interval
 //     of RateLimit.Window (a strict sliding window); the next are answered
@@ -100,8 +103,8 @@ type Options struct {
 // The values of Options.API.
 const (
 	APIBoth = "both"        // generation 1 and generation 2 on one port
-	APIv1   = keymint.APIv1 // POST /activate-key, /deactivate-key, /get-key
-	APIv2   = keymint.APIv2 // POST /key/activate, POST /key/deactivate, GET /key
+	APIv1   = keymint.APIv1 // POST /activate-key, /deactivate-key, /get-key, /create-key, /block-key, /unblock-key; PATCH /key
+	APIv2   = keymint.APIv2 // POST /key/activate, /key/deactivate, /key, /key/block, /key/unblock; GET and PATCH /key
 )
 
 // Server is an in-memory KeyMint licensing API. It is safe for concurrent
@@ -112,11 +115,14 @@ type Server struct {
 	errorLog  *log.Logger
 	routes    map[string]map[string]endpoint
 
-	mu       sync.Mutex
-	tokens   map[string]scopeSet // the scopes of each access token; never 0
-	products map[string]bool
-	licenses map[string]*license // by key; keys are unique across products
-	version  uint64              // incremented by every mutation
+	mu        sync.Mutex
+	tokens    map[string]scopeSet // the scopes of each access token; never 0
+	products  map[string]bool
+	licenses  map[string]*license // by key; keys are unique across products
+	customers map[string]Customer // by ID: those of the licenses, and those created through the API
+	version   uint64              // incremented by every mutation
+
+	idempotency idempotencyStore // the answers of creates with an Idempotency-Key
 
 	writeMu sync.Mutex // serializes state file writes, and Close
 	written uint64     // version of the state on disk
@@ -126,6 +132,7 @@ type Server struct {
 	callsMu sync.Mutex
 	calls   map[string]int
 	agents  map[string]int // User-Agent header => API requests
+	methods map[string]int // "METHOD /path" => API requests
 
 	faults  faultInjector
 	limiter rateLimiter
@@ -157,8 +164,10 @@ func New(opts Options) (*Server, error) {
 		tokens:    map[string]scopeSet{},
 		products:  map[string]bool{},
 		licenses:  map[string]*license{},
+		customers: map[string]Customer{},
 		calls:     map[string]int{},
 		agents:    map[string]int{},
+		methods:   map[string]int{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -307,6 +316,9 @@ func (s *Server) insertLicense(productID string, l LicenseSeed, devices []Device
 		return fail(errKeyExists)
 	}
 	s.licenses[l.Key] = &license{LicenseSeed: cloneLicenseSeed(l), productID: productID, devices: slices.Clone(devices)}
+	if c := l.Customer; c != nil && c.ID != "" {
+		s.customers[c.ID] = *c
+	}
 	return nil
 }
 
@@ -416,6 +428,7 @@ func cloneLicenseSeed(l LicenseSeed) LicenseSeed {
 	l.MaxActivations = clonePtr(l.MaxActivations)
 	l.ExpirationDate = clonePtr(l.ExpirationDate)
 	l.Customer = clonePtr(l.Customer)
+	l.Metadata = maps.Clone(l.Metadata)
 	return l
 }
 

@@ -104,7 +104,10 @@ func TestRouting(t *testing.T) {
 		{http.MethodPost, "/_local/health", "GET"},
 		{http.MethodGet, "/key/activate", "POST"},
 		{http.MethodGet, "/key/deactivate", "POST"},
-		{http.MethodPost, "/key", "GET"},
+		{http.MethodDelete, "/key", "GET, PATCH, POST"},
+		{http.MethodGet, "/create-key", "POST"},
+		{http.MethodGet, "/key/block", "POST"},
+		{http.MethodPatch, "/unblock-key", "POST"},
 		{http.MethodDelete, "/_local/faults", "GET, PUT"},
 		{http.MethodPost, "/_local/rate-limit", "GET, PUT"},
 		{http.MethodGet, "/_local/calls/reset", "POST"},
@@ -539,9 +542,9 @@ func TestSeatsEndpoint(t *testing.T) {
 	}
 	checkSnakeCase(t, "", rows)
 	want := []map[string]any{
-		{"product_id": productA, "masked_key": MaskKey(keyLimited), "host_id": "host-1", "device_tag": "", "ip_address": "127.0.0.1", "activation_time": "2025-06-01T12:00:00Z", "max_activations": 2},
-		{"product_id": productA, "masked_key": MaskKey(keyUnlimited), "host_id": "host-2", "device_tag": "tag", "ip_address": "127.0.0.1", "activation_time": "2025-06-01T12:00:00Z", "max_activations": nil},
-		{"product_id": productB, "masked_key": MaskKey(keyOther), "host_id": "host-b", "device_tag": "", "ip_address": "127.0.0.1", "activation_time": "2025-06-01T12:00:00Z", "max_activations": 1},
+		{"product_id": productA, "masked_key": MaskKey(keyLimited), "host_id": "host-1", "device_tag": "", "ip_address": "127.0.0.1", "activation_time": "2025-06-01T12:00:00Z", "max_activations": 2, "blocked": false},
+		{"product_id": productA, "masked_key": MaskKey(keyUnlimited), "host_id": "host-2", "device_tag": "tag", "ip_address": "127.0.0.1", "activation_time": "2025-06-01T12:00:00Z", "max_activations": nil, "blocked": false},
+		{"product_id": productB, "masked_key": MaskKey(keyOther), "host_id": "host-b", "device_tag": "", "ip_address": "127.0.0.1", "activation_time": "2025-06-01T12:00:00Z", "max_activations": 1, "blocked": false},
 	}
 	if !jsonEqual(rows, want) {
 		t.Errorf("seats = %v\nwant    %v", rows, want)

@@ -50,12 +50,22 @@ func apiErrorHint(err error) string {
 		}
 		return "KeyMint accepted the access token but it lacks " + scope + ". Give the token that scope in the " +
 			"KeyMint dashboard, or set " + keymint.EnvAccessToken + " to a token that has it. Reading a license needs " +
-			keymint.ScopeLicensesRead + "; activating and deactivating devices need " + keymint.ScopeLicensesActivate + "."
+			keymint.ScopeLicensesRead + "; activating and deactivating devices need " + keymint.ScopeLicensesActivate +
+			"; creating and updating license keys need " + keymint.ScopeLicensesWrite + "; blocking and unblocking " +
+			"them (destroying a keymint_license_key blocks it) need " + keymint.ScopeLicensesBlock + "."
 	case keymint.IsUnauthorized(err):
 		return "KeyMint refused the access token. Check that " + keymint.EnvAccessToken + " (or the provider's " +
 			"access_token) holds a valid token with access to this product, and that base_url points at the right server."
 	case keymint.IsLicenseNotFound(err):
 		return "KeyMint knows no such license key for this product. Check product_id and license_key."
+	case keymint.IsProductNotFound(err):
+		return "KeyMint knows no active product with this ID for this access token. Check product_id, and that the " +
+			"product is active and belongs to the account of the access token."
+	case keymint.IsCustomerNotFound(err):
+		return "KeyMint knows no customer with this ID. Check customer_id, or use a new_customer block to create one."
+	case keymint.IsCustomerEmailExists(err):
+		return "A KeyMint customer has this e-mail address already. Assign the key to that customer with customer_id " +
+			"(its ID is in the KeyMint dashboard) instead of new_customer, or use another e-mail address."
 	case keymint.IsRateLimited(err):
 		return "KeyMint's rate limit kept refusing the request until the provider stopped waiting (rate_limit_wait). " +
 			"Lower -parallelism; or set max_requests_per_minute (" + keymint.EnvMaxRequests + ") to your KeyMint plan's " +

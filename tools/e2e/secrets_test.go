@@ -4,16 +4,21 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver"
 )
 
 // TestSecretsNeverLogged runs create, read, import, destroy, a seat-limit
-// error and a refused token with TF_LOG=TRACE, and checks that neither the
-// access token nor the license key appears in the log, in any output or in
-// any error message.
+// error and a refused token with TF_LOG=TRACE, and the lifecycle of a
+// license key Terraform creates, and checks that neither the access token
+// nor any license key (given or created) appears in the log, in any output
+// or in any error message.
 func TestSecretsNeverLogged(t *testing.T) {
 	log := logFile(t)
 	e := newEnv(t, 2, "TF_LOG=TRACE", "TF_LOG_PATH="+log, "KEYMINT_E2E_KEY=")
@@ -58,6 +63,34 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	e.ws.Setenv("TF_VAR_license_key=" + e.key)
 
+	// A key Terraform creates, passed to an activation and the data source
+	// in the same apply, changed in place, imported from the environment,
+	// and blocked by destroy: it is known to the provider and the server
+	// only, and must show nowhere either.
+	if err := e.ws.WriteFile("main.tf", keyConfig(2)); err != nil {
+		t.Fatal(err)
+	}
+	run(false, "apply", "-auto-approve", "-input=false", "-no-color")
+	created := createdKeys(t, e)
+	e.ws.Setenv("KEYMINT_E2E_NEWKEY=" + created)
+	run(false, "plan", "-input=false", "-no-color")
+	if err := e.ws.WriteFile("main.tf", keyConfig(4)); err != nil {
+		t.Fatal(err)
+	}
+	run(false, "apply", "-auto-approve", "-input=false", "-no-color") // in place
+	run(false, "state", "rm", "keymint_license_key.env")
+	run(false, "import", "-input=false", "-no-color", "keymint_license_key.env", e.product+"/env:KEYMINT_E2E_NEWKEY")
+	run(false, "apply", "-auto-approve", "-input=false", "-no-color") // the metadata, which import cannot read
+	run(false, "destroy", "-auto-approve", "-input=false", "-no-color")
+	if lic := e.srv.Licenses(); !slices.ContainsFunc(lic, func(r localserver.LicenseRow) bool {
+		return r.MaskedKey == localserver.MaskKey(created) && r.Blocked && r.Activations == 0
+	}) {
+		t.Errorf("destroy did not block the created key and free its seat: %+v", lic)
+	}
+	if err := e.ws.WriteFile("main.tf", licenseConfig); err != nil {
+		t.Fatal(err)
+	}
+
 	wrong := "at_wrong_" + randomHex(16)
 	e.ws.Setenv("KEYMINT_ACCESS_TOKEN=" + wrong)
 	run(true, "apply", "-auto-approve", "-input=false", "-no-color") // 401
@@ -71,10 +104,10 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	logText := string(raw)
 	if !strings.Contains(logText, "KeyMint API request") || !strings.Contains(logText, e.product) ||
-		!strings.Contains(logText, "devices_removed") {
+		!strings.Contains(logText, "devices_removed") || !strings.Contains(logText, "create-key") || !strings.Contains(logText, "block-key") {
 		t.Fatal("the TRACE log holds no provider request with its body; the test would prove nothing")
 	}
-	for _, secret := range []string{e.token, e.key, wrong, unknown} {
+	for _, secret := range []string{e.token, e.key, wrong, unknown, created} {
 		if i := strings.Index(logText, secret); i >= 0 {
 			t.Errorf("the TRACE log holds a secret: …%s…", logText[max(0, i-200):i])
 		}
@@ -103,3 +136,51 @@ output "seats_in_use" {
   value = data.keymint_license.this.activations
 }
 `
+
+// keyConfig creates a license key with the given seats, activates a host
+// with it and reads it with the data source, in one configuration.
+func keyConfig(seats int) string {
+	return preamble + fmt.Sprintf(`
+resource "keymint_license_key" "env" {
+  product_id      = var.product_id
+  max_activations = %d
+  metadata        = { environment = "e2e" }
+}
+
+resource "keymint_device_activation" "web" {
+  product_id  = keymint_license_key.env.product_id
+  license_key = keymint_license_key.env.key
+  host_id     = "web-1"
+}
+
+data "keymint_license" "env" {
+  product_id  = keymint_license_key.env.product_id
+  license_key = keymint_license_key.env.key
+  depends_on  = [keymint_device_activation.web]
+}
+
+output "key_id" {
+  value = keymint_license_key.env.id
+}
+
+output "seats_in_use" {
+  value = data.keymint_license.env.activations
+}
+`, seats)
+}
+
+// createdKeys returns the one key of the test's product that the test's
+// server did not start with: the key Terraform created.
+func createdKeys(t *testing.T, e *env) string {
+	t.Helper()
+	var created []string
+	for _, k := range e.srv.Keys(e.product) {
+		if k != e.key {
+			created = append(created, k)
+		}
+	}
+	if len(created) != 1 {
+		t.Fatalf("the server holds %d created keys, want 1", len(created))
+	}
+	return created[0]
+}
