@@ -139,6 +139,7 @@ func startServer(ctx context.Context, bin, work string, args ...string) (*localS
 	defer func() { _ = logFile.Close() }()
 	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0", "-addr-file", addrFile}, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	detach(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -90,6 +90,9 @@ func runMain(ctx context.Context, args []string) int {
 		switch {
 		case err == nil:
 			return 0
+		case ctx.Err() != nil:
+			fmt.Fprintf(os.Stderr, "%s: interrupted\n", c.name)
+			return 130
 		case errors.As(err, &exit):
 			// The command has said why; its code is passed on.
 			return max(exit.ExitCode(), 1)
