@@ -42,7 +42,7 @@ func TestModuleRoot(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		t.Errorf("ModuleRoot() = %s, which has no go.mod", root)
 	}
-	if _, err := os.Stat(filepath.Join(root, "internal", "clirun")); err != nil {
+	if _, err := os.Stat(filepath.Join(root, "tools", "clirun")); err != nil {
 		t.Errorf("ModuleRoot() = %s, which is not this module's root", root)
 	}
 }

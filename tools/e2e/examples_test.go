@@ -5,9 +5,12 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +21,130 @@ import (
 // so that what users copy works. (The action example needs Terraform 1.14,
 // which cannot be built here; the action is tested over the plugin protocol
 // in package provider.)
+
+// TestExamplesFormatted fails when examples/ is not formatted as the CLI's
+// fmt would write it.
+func TestExamplesFormatted(t *testing.T) {
+	root, err := clirun.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Getenv("TF_ACC_TERRAFORM_PATH"), "fmt", "-check", "-recursive", "-diff", "-no-color", "examples")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("examples/ is not formatted (%v): run 'make fmt'\n%s", err, out)
+	}
+}
+
+// usesActions matches the blocks that only Terraform 1.14 and later parse.
+var usesActions = regexp.MustCompile(`(?m)^\s*(action\s+"|action_trigger\s*\{)`)
+
+// TestExamplesValidate validates every directory under examples/ that holds
+// .tf or .tf.json files with the CLI, against the provider built from this
+// tree (through dev_overrides: no registry, no init), each in a copy in a
+// temporary directory. The docs' snippets (resources/, data-sources/,
+// actions/) leave the terraform block to the provider page's example, as
+// tfplugindocs examples do: a directory that declares no required_providers
+// is validated with examples/provider/provider.tf beside it. Directories
+// that use actions are skipped, because neither Terraform 1.5.7 nor any
+// OpenTofu release parses them (they need Terraform 1.14);
+// TestActionExamples in package provider checks them against the action
+// schemas instead. Warnings other than the one about dev_overrides are
+// logged.
+func TestExamplesValidate(t *testing.T) {
+	root, err := clirun.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	err = filepath.WalkDir(filepath.Join(root, "examples"), func(path string, d os.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && d.Name() == ".terraform":
+			return filepath.SkipDir
+		case !d.IsDir() && (strings.HasSuffix(path, ".tf") || strings.HasSuffix(path, ".tf.json")):
+			if dir, _ := filepath.Rel(root, filepath.Dir(path)); !slices.Contains(dirs, dir) {
+				dirs = append(dirs, dir)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	providerExample, err := os.ReadFile(filepath.Join(root, "examples", "provider", "provider.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var validated atomic.Int32
+	t.Cleanup(func() {
+		if validated.Load() == 0 {
+			t.Error("no example directory was validated")
+		} else {
+			t.Logf("%d of %d example directories valid under %s", validated.Load(), len(dirs), os.Getenv("TF_ACC_TERRAFORM_PATH"))
+		}
+	})
+	for _, dir := range dirs {
+		t.Run(filepath.ToSlash(strings.TrimPrefix(dir, "examples"+string(filepath.Separator))), func(t *testing.T) {
+			t.Parallel()
+			if validateExample(t, root, dir, providerExample) {
+				validated.Add(1)
+			}
+		})
+	}
+}
+
+// validateExample validates one directory of examples/; it reports whether
+// the CLI validated it (false when skipped).
+func validateExample(t *testing.T, root, dir string, providerExample []byte) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ws, err := clirun.NewWorkspace(t.TempDir(), os.Getenv("TF_ACC_TERRAFORM_PATH"),
+		map[string]string{"keymint-dev/keymint": providerDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, dir, "*.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonFiles, _ := filepath.Glob(filepath.Join(root, dir, "*.tf.json"))
+	declaresProviders := false
+	for _, f := range append(files, jsonFiles...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(f, ".tf") && usesActions.Match(data) {
+			t.Skipf("%s uses action blocks or action_trigger, which need Terraform 1.14: TestActionExamples "+
+				"(internal/provider/examples_test.go) checks it against the action schemas instead", f)
+		}
+		declaresProviders = declaresProviders || strings.Contains(string(data), "required_providers")
+		if err := ws.WriteFile(filepath.Base(f), string(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !declaresProviders {
+		t.Log("no required_providers: validated with examples/provider/provider.tf")
+		if err := ws.WriteFile("zz_examples_provider.tf", string(providerExample)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := ws.Run(ctx, "validate", "-no-color")
+	if err != nil {
+		t.Fatalf("%s is not valid: %v\n%s", dir, err, res.Stdout)
+	}
+	out := res.Stdout + res.Stderr
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "Warning: ") && !strings.Contains(line, "Provider development overrides") {
+			t.Logf("%s validates with warnings:\n%s", dir, out)
+			break
+		}
+	}
+	return true
+}
 
 // useExample copies the .tf files of an examples/ directory into the
 // workspace; with requiredProviders, it adds the terraform block that

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
@@ -53,6 +54,9 @@ func run(ctx context.Context, out string) error {
 	data = append(data, '\n')
 	if out == "" {
 		_, err = os.Stdout.Write(data)
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(out, data, 0o644)
