@@ -32,7 +32,7 @@ type command struct {
 
 var commands = []command{
 	{"cli", "Print the absolute path of the pinned CLI, building it first if needed", cmdCLI},
-	{"tools", "Build the pinned CLIs, and golangci-lint, tfplugindocs and goreleaser (go tool)", cmdTools},
+	{"tools", "Build the pinned CLIs, and golangci-lint, actionlint, tfplugindocs and goreleaser (go tool)", cmdTools},
 	{"fmt", "gofmt -s the Go files, and format examples/ with the CLI", cmdFmt},
 	{"test", "The offline test sequence (ARGS go to go test, e.g. -run X)", cmdTest},
 	{"testacc", "The acceptance tests against the server the live variables name", cmdTestacc},

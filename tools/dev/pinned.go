@@ -42,6 +42,7 @@ var goTools = []struct {
 	versionArgs []string
 }{
 	{"golangci-lint", []string{"version"}},
+	{"actionlint", []string{"-version"}},
 	{"tfplugindocs", []string{"--version"}},
 	{"goreleaser", []string{"--version"}},
 }

@@ -87,9 +87,14 @@ func readJSON(t *testing.T, path string, v any) {
 
 // TestArchives: one zip per OS/arch pair, named
 // terraform-provider-keymint_<version>_<os>_<arch>.zip, each holding the
-// binary terraform-provider-keymint_v<version> (.exe on Windows).
+// binary terraform-provider-keymint_v<version> (.exe on Windows) and the
+// repository's LICENSE, byte for byte, and nothing else.
 func TestArchives(t *testing.T) {
 	d := loadDist(t)
+	wantLicense, err := os.ReadFile("../../LICENSE")
+	if err != nil {
+		t.Fatal(err)
+	}
 	versionRE := regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
 	if !versionRE.MatchString(d.version) {
 		t.Errorf("version %q is not a semantic version without a leading v", d.version)
@@ -108,9 +113,19 @@ func TestArchives(t *testing.T) {
 			continue
 		}
 		var names []string
-		found := false
+		found, license := false, false
 		for _, f := range zr.File {
 			names = append(names, f.Name)
+			switch f.Name {
+			case "LICENSE":
+				license = true
+				if got := readZipFile(t, f); string(got) != string(wantLicense) {
+					t.Errorf("%s: LICENSE differs from the repository's LICENSE", name)
+				}
+			case binary:
+			default:
+				t.Errorf("%s holds %s; a release archive holds only the binary and LICENSE", name, f.Name)
+			}
 			if f.Name == binary {
 				found = true
 				if f.Mode()&0o111 == 0 && !strings.HasPrefix(target, "windows_") {
@@ -121,6 +136,9 @@ func TestArchives(t *testing.T) {
 		_ = zr.Close()
 		if !found {
 			t.Errorf("%s holds %q, want a binary named %s at its root", name, names, binary)
+		}
+		if !license {
+			t.Errorf("%s holds %q, want LICENSE (MPL-2.0) at its root beside the binary", name, names)
 		}
 	}
 	t.Logf("version %s: %d archives", d.version, len(d.archives))
@@ -304,4 +322,19 @@ func unzip(t *testing.T, archive, dir string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// readZipFile returns the contents of one file of a zip archive.
+func readZipFile(t *testing.T, f *zip.File) []byte {
+	t.Helper()
+	r, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
