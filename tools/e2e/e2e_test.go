@@ -93,6 +93,8 @@ type envOptions struct {
 	// api serves one generation of paths only ("v1" or "v2").
 	api string
 	env []string
+	// cli is the CLI to drive; "" is the run's (TF_ACC_TERRAFORM_PATH).
+	cli string
 }
 
 // newEnvWith is newEnv with the server shaped by opts.
@@ -138,7 +140,7 @@ func newEnvWith(t *testing.T, opts envOptions) *env {
 		"TF_VAR_product_id=" + e.product,
 		"TF_VAR_license_key=" + e.key,
 	}, opts.env...)
-	ws, err := clirun.NewWorkspace(t.TempDir(), os.Getenv("TF_ACC_TERRAFORM_PATH"),
+	ws, err := clirun.NewWorkspace(t.TempDir(), cmp.Or(opts.cli, os.Getenv("TF_ACC_TERRAFORM_PATH")),
 		map[string]string{"keymint-dev/keymint": providerDir}, env...)
 	if err != nil {
 		t.Fatal(err)
