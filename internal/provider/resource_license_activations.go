@@ -133,9 +133,9 @@ func (r *licenseActivationsResource) Schema(_ context.Context, _ resource.Schema
 			},
 			"device_tag": schema.StringAttribute{
 				MarkdownDescription: fmt.Sprintf("Label stored with every activation the resource makes, %d to %d "+
-					"characters, and its scope: with `exclusive = true`, only devices that carry this tag are ever freed "+
-					"unless they are in `host_ids`. Without it the scope is every device of the license. Changing it "+
-					"replaces the resource.", deviceTagMin, deviceTagMax),
+					"characters. It is also the resource's scope: only devices that carry it are ever deactivated (with "+
+					"`exclusive = true`, every such device not in `host_ids`). Without it, the scope is every device of "+
+					"the license. Changing it replaces the resource.", deviceTagMin, deviceTagMax),
 				Optional:      true,
 				Validators:    []validator.String{stringvalidator.UTF8LengthBetween(deviceTagMin, deviceTagMax)},
 				PlanModifiers: replace,
