@@ -37,17 +37,32 @@ const importKeyFromEnv = "env:"
 // environment variable NAME. Errors never repeat the ID, which may hold the
 // license key.
 func parseActivationImportID(id string) (productID, licenseKey, hostID string, err error) {
+	productID, licenseKey, hostID, err = splitImportID(id, [3]string{"product_id", "license_key", "host_id"}, importFormat)
+	if err != nil {
+		return "", "", "", err
+	}
+	if n := utf8.RuneCountInString(hostID); n < hostIDMin || n > hostIDMax {
+		return "", "", "", fmt.Errorf("the host_id part of the import ID must be %d to %d characters, got: %d", hostIDMin, hostIDMax, n)
+	}
+	return productID, licenseKey, hostID, nil
+}
+
+// splitImportID splits an import ID of the form <product_id>/<license_key>/<rest>
+// into its three parts, named by names in errors, and checks the first two:
+// the rest is everything after the second slash. A license-key part env:NAME
+// takes the key from the environment variable NAME. format is the form the
+// errors show. Errors never repeat the ID, which may hold the license key.
+func splitImportID(id string, names [3]string, format string) (productID, licenseKey, rest string, err error) {
 	parts := strings.SplitN(id, "/", 3)
 	if len(parts) != 3 {
-		return "", "", "", fmt.Errorf("the import ID has %d part(s) separated by \"/\"; expected 3 in the form %s", len(parts), importFormat)
+		return "", "", "", fmt.Errorf("the import ID has %d part(s) separated by \"/\"; expected 3 in the form %s", len(parts), format)
 	}
-	names := [3]string{"product_id", "license_key", "host_id"}
 	for i, p := range parts {
 		if p == "" {
-			return "", "", "", fmt.Errorf("the %s part of the import ID is empty; expected the form %s", names[i], importFormat)
+			return "", "", "", fmt.Errorf("the %s part of the import ID is empty; expected the form %s", names[i], format)
 		}
 	}
-	productID, licenseKey, hostID = parts[0], parts[1], parts[2]
+	productID, licenseKey, rest = parts[0], parts[1], parts[2]
 	if name, ok := strings.CutPrefix(licenseKey, importKeyFromEnv); ok {
 		if name == "" {
 			return "", "", "", fmt.Errorf("the license_key part of the import ID is %q without a variable name; write %sNAME, naming an environment variable that holds the key", importKeyFromEnv, importKeyFromEnv)
@@ -62,8 +77,40 @@ func parseActivationImportID(id string) (productID, licenseKey, hostID string, e
 	if err := checkLicenseKey(licenseKey); err != nil {
 		return "", "", "", fmt.Errorf("the license_key part of the import ID is not a usable license key: %w", err)
 	}
-	if n := utf8.RuneCountInString(hostID); n < hostIDMin || n > hostIDMax {
-		return "", "", "", fmt.Errorf("the host_id part of the import ID must be %d to %d characters, got: %d", hostIDMin, hostIDMax, n)
+	return productID, licenseKey, rest, nil
+}
+
+// fleetAllDevices stands for "no device tag" in the ID and the import ID of
+// keymint_license_activations: the scope is every device of the license.
+const fleetAllDevices = "*"
+
+// FleetID is the ID of a keymint_license_activations:
+// <product_id>/<key fingerprint>/<device_tag or *>.
+func FleetID(productID, licenseKey, deviceTag string) string {
+	if deviceTag == "" {
+		deviceTag = fleetAllDevices
 	}
-	return productID, licenseKey, hostID, nil
+	return productID + "/" + keyFingerprint(productID, licenseKey) + "/" + deviceTag
+}
+
+// fleetImportFormat describes the import ID of keymint_license_activations.
+const fleetImportFormat = "<product_id>/<license_key>/<device_tag or *>"
+
+// parseFleetImportID splits an import ID of the form
+// <product_id>/<license_key>/<device_tag or *>, where * stands for every
+// device of the license, and the license-key part may be env:NAME as in
+// parseActivationImportID. The tag is everything after the second slash. deviceTag is "" for *. Errors never repeat the
+// ID, which may hold the license key.
+func parseFleetImportID(id string) (productID, licenseKey, deviceTag string, err error) {
+	productID, licenseKey, deviceTag, err = splitImportID(id, [3]string{"product_id", "license_key", "device_tag"}, fleetImportFormat)
+	if err != nil {
+		return "", "", "", err
+	}
+	if deviceTag == fleetAllDevices {
+		return productID, licenseKey, "", nil
+	}
+	if n := utf8.RuneCountInString(deviceTag); n < deviceTagMin || n > deviceTagMax {
+		return "", "", "", fmt.Errorf("the device_tag part of the import ID must be %d to %d characters, or %s for every device of the license, got: %d", deviceTagMin, deviceTagMax, fleetAllDevices, n)
+	}
+	return productID, licenseKey, deviceTag, nil
 }

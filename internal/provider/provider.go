@@ -122,6 +122,7 @@ func (p *keymintProvider) Configure(ctx context.Context, req provider.ConfigureR
 func (p *keymintProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewDeviceActivationResource,
+		NewLicenseActivationsResource,
 		NewLicenseKeyResource,
 		NewLicenseResetResource,
 	}

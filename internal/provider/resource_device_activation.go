@@ -287,12 +287,15 @@ func (r *deviceActivationResource) addSeatLimitError(ctx context.Context, m *dev
 		b.WriteString("\n\n")
 		b.WriteString(seatUsage(lic))
 	}
-	b.WriteString("\n\nTo free a seat: destroy one of the activations that hold one (or remove it from the " +
-		"configuration), deactivate an unused device in KeyMint, reset the license with keymint_license_reset, " +
-		"or raise the license's seat limit. A replacement with create_before_destroy needs a spare seat.")
+	b.WriteString("\n\n" + seatFreeAdvice)
 	fmt.Fprintf(&b, "\n\n(%s)", apiErr)
 	resp.Diagnostics.AddAttributeError(path.Root("host_id"), "License seat limit reached", b.String())
 }
+
+// seatFreeAdvice says how a seat can be freed, in seat-limit errors.
+const seatFreeAdvice = "To free a seat: destroy one of the activations that hold one (or remove it from the " +
+	"configuration), deactivate an unused device in KeyMint, reset the license with keymint_license_reset, " +
+	"or raise the license's seat limit. A replacement with create_before_destroy needs a spare seat."
 
 // seatUsage says how many seats of lic are in use and by which hosts.
 func seatUsage(lic *keymint.License) string {

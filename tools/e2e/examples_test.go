@@ -302,6 +302,64 @@ func TestExampleCapacityCheck(t *testing.T) {
 	})
 }
 
+// TestExampleCIFleet runs the guide's CI fleet: a runner that died without
+// deactivating itself is freed by the first apply; a runner that came and
+// went between two runs makes the drift check exit 2; the fleet then shrinks,
+// freeing the runner that left and the stray, while a developer's desktop on
+// the same license keeps its seat throughout, destroy included.
+func TestExampleCIFleet(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e := newEnv(t, 4)
+	for _, d := range []struct{ host, tag string }{{"desk-1", "desktop"}, {"runner-0", "ci"}} {
+		if err := e.srv.ActivateDevice(e.product, e.key, d.host, d.tag, "10.0.0.9"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.useExample("scenarios/ci-fleet", false)
+
+	// 3 runners on a full license: they fit because runner-0 is freed first.
+	out := e.run(ctx, apply()...)
+	if !strings.Contains(out.Stdout, "runner_seats = 3") {
+		t.Errorf("the output does not count 3 runners:\n%s", out.Stdout)
+	}
+	e.expectHosts("apply", "runner-1", "runner-2", "runner-3", "desk-1")
+	e.expectPlanEmpty(ctx)
+
+	e.srv.ResetCalls()
+	res, err := e.ws.Run(ctx, "plan", "-input=false", "-detailed-exitcode", "-no-color")
+	if err != nil || e.srv.TotalCalls() != 1 {
+		code, _ := clirun.ExitCode(err)
+		t.Errorf("a plan without drift: exit %d (%v), %d API calls (%v); want 0 and the one read\n%s", code, err, e.srv.TotalCalls(), e.srv.Calls(), res.Stderr)
+	}
+	if err := e.srv.DeactivateDevice(e.product, e.key, "runner-3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.ActivateDevice(e.product, e.key, "runner-9", "ci", "10.0.0.9"); err != nil {
+		t.Fatal(err)
+	}
+	res, err = e.ws.Run(ctx, "plan", "-input=false", "-detailed-exitcode", "-no-color")
+	if code, _ := clirun.ExitCode(err); code != 2 {
+		t.Fatalf("the drift check exited %d, want 2:\n%s%s", code, res.Stdout, res.Stderr)
+	}
+	for _, want := range []string{`- "runner-9"`, `+ "runner-3"`} {
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("the drift plan does not show %s:\n%s", want, res.Stdout)
+		}
+	}
+
+	// runner-2 scales in; runner-3, deactivated behind Terraform's back,
+	// is still up and takes its seat again.
+	shrunk := `-var=runners=["runner-1","runner-3"]`
+	e.run(ctx, apply(shrunk)...)
+	e.expectHosts("shrink", "runner-1", "runner-3", "desk-1")
+	e.expectPlanEmptyWith(ctx, shrunk)
+
+	e.run(ctx, "destroy", "-auto-approve", "-input=false", "-no-color", shrunk)
+	e.expectHosts("destroy", "desk-1")
+}
+
 // TestExampleLicenseReset runs the keymint_license_reset example: raising
 // fleet_generation resets the license, devices activated elsewhere
 // included, and re-creates the fleet's activations in the same apply.

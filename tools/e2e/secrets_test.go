@@ -14,11 +14,12 @@ import (
 	"github.com/keymint-dev/terraform-provider-keymint/internal/localserver"
 )
 
-// TestSecretsNeverLogged runs create, read, import, destroy, a seat-limit
-// error and a refused token with TF_LOG=TRACE, and the lifecycle of a
-// license key Terraform creates, and checks that neither the access token
-// nor any license key (given or created) appears in the log, in any output
-// or in any error message.
+// TestSecretsNeverLogged runs create, read, import, destroy and a seat-limit
+// error (of keymint_device_activation and of keymint_license_activations),
+// the data source, the reset, a refused token, and the lifecycle of a
+// license key Terraform creates, with TF_LOG=TRACE, and checks that neither
+// the access token nor any license key (given or created) appears in the
+// log, in any output or in any error message.
 func TestSecretsNeverLogged(t *testing.T) {
 	log := logFile(t)
 	e := newEnv(t, 2, "TF_LOG=TRACE", "TF_LOG_PATH="+log, "KEYMINT_E2E_KEY=")
@@ -49,6 +50,26 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	e.writeFleet(2)
 	run(false, "destroy", "-auto-approve", "-input=false", "-no-color") // delete
+
+	// The same for a fleet in one resource, with a stray device it frees.
+	if err := e.srv.ActivateDevice(e.product, e.key, "stray", "ci", "10.0.0.9"); err != nil {
+		t.Fatal(err)
+	}
+	e.writeActivations([]string{"host-0000", "host-0001"}, true)
+	run(false, "apply", "-auto-approve", "-input=false", "-no-color") // create, freeing the stray
+	run(false, "plan", "-input=false", "-no-color")                   // read
+	run(false, "state", "rm", "keymint_license_activations.fleet")
+	run(false, "import", "-input=false", "-no-color", "keymint_license_activations.fleet", e.product+"/env:KEYMINT_E2E_KEY/ci") // import
+	e.writeActivations([]string{"host-0000", "host-0001", "host-0002"}, true)
+	run(true, "plan", "-input=false", "-no-color") // the third host finds no seat
+	if !strings.Contains(outputs[len(outputs)-1], "License seat limit reached") {
+		t.Fatalf("no seat-limit error for the fleet:\n%s", outputs[len(outputs)-1])
+	}
+	e.writeActivations([]string{"host-0000", "host-0001"}, true)
+	run(false, "destroy", "-auto-approve", "-input=false", "-no-color") // delete
+	if got := e.hosts(); len(got) != 0 {
+		t.Fatalf("after destroying the fleet the server holds %q", got)
+	}
 
 	// The data source and the reset, with a known key and then an unknown one.
 	if err := e.ws.WriteFile("main.tf", licenseConfig); err != nil {
@@ -104,7 +125,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	logText := string(raw)
 	if !strings.Contains(logText, "KeyMint API request") || !strings.Contains(logText, e.product) ||
-		!strings.Contains(logText, "devices_removed") || !strings.Contains(logText, "create-key") || !strings.Contains(logText, "block-key") {
+		!strings.Contains(logText, "devices_removed") || !strings.Contains(logText, "create-key") || !strings.Contains(logText, "block-key") ||
+		!strings.Contains(logText, "keymint_license_activations: applying") {
 		t.Fatal("the TRACE log holds no provider request with its body; the test would prove nothing")
 	}
 	for _, secret := range []string{e.token, e.key, wrong, unknown, created} {

@@ -77,6 +77,12 @@ func config(t *testing.T, schema *tfprotov6.Schema) (tftypes.Object, tftypes.Val
 	attrs := map[string]tftypes.Value{}
 	for _, a := range schema.Block.Attributes {
 		attrs[a.Name] = tftypes.NewValue(typ.AttributeTypes[a.Name], nil)
+		if a.Required && a.Type != nil && a.Type.Is(tftypes.Set{ElementType: tftypes.String}) {
+			attrs[a.Name] = tftypes.NewValue(a.Type, []tftypes.Value{
+				tftypes.NewValue(tftypes.String, "noop-host-a"), tftypes.NewValue(tftypes.String, "noop-host-b"),
+			})
+			continue
+		}
 		if a.Required {
 			v, ok := required[a.Name]
 			if !ok || !a.Type.Is(tftypes.String) {
