@@ -1,7 +1,8 @@
 terraform {
   required_providers {
     keymint = {
-      source = "keymint-dev/keymint"
+      source  = "keymint-dev/keymint"
+      version = "~> 0.1"
     }
   }
 }

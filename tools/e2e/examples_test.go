@@ -403,3 +403,48 @@ func (e *env) expectPlanEmptyWith(ctx context.Context, args ...string) {
 		e.t.Fatalf("re-plan is not empty (exit %d):\n%s%s", code, res.Stdout, res.Stderr)
 	}
 }
+
+// firstRelease is the version constraint every example puts on the
+// provider: the 0.x releases from the first one on.
+const firstRelease = `version = "~> 0.1"`
+
+// TestExamplesConstrainVersions: every example that declares the provider
+// pins it to the release series the docs describe, as users should, and
+// every example that uses actions asks for the Terraform that runs them.
+func TestExamplesConstrainVersions(t *testing.T) {
+	root, err := clirun.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := regexp.MustCompile(`keymint\s*=\s*\{[^}]*\}`)
+	declared := 0
+	err = filepath.WalkDir(filepath.Join(root, "examples"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".tf") {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		text, rel := string(raw), strings.TrimPrefix(path, root+string(filepath.Separator))
+		for _, m := range entry.FindAllString(text, -1) {
+			if !strings.Contains(m, `source`) {
+				continue
+			}
+			declared++
+			if !strings.Contains(regexp.MustCompile(`\s+`).ReplaceAllString(m, " "), firstRelease) {
+				t.Errorf("%s: the provider's required_providers entry has no %s:\n%s", rel, firstRelease, m)
+			}
+		}
+		if usesActions.MatchString(text) && !strings.Contains(text, `required_version = ">= 1.14"`) {
+			t.Errorf(`%s: uses actions, which need Terraform 1.14: add required_version = ">= 1.14" to its terraform block`, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if declared == 0 {
+		t.Fatal("no example declares the provider; the test would prove nothing")
+	}
+}

@@ -1,3 +1,8 @@
+# Actions need Terraform 1.14 or later (OpenTofu has none yet).
+terraform {
+  required_version = ">= 1.14"
+}
+
 variable "product_id" {
   description = "ID of the KeyMint product the license belongs to."
   type        = string

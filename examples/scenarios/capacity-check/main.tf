@@ -3,7 +3,8 @@
 terraform {
   required_providers {
     keymint = {
-      source = "keymint-dev/keymint"
+      source  = "keymint-dev/keymint"
+      version = "~> 0.1"
     }
   }
 }

@@ -9,7 +9,8 @@ terraform {
   required_version = ">= 1.14"
   required_providers {
     keymint = {
-      source = "keymint-dev/keymint"
+      source  = "keymint-dev/keymint"
+      version = "~> 0.1"
     }
   }
 }
