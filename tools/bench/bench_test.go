@@ -57,11 +57,27 @@ func TestParseScenarios(t *testing.T) {
 	if got, _ := ParseScenarios("100@20/2s", 3); got[0].Reps != 3 {
 		t.Errorf("-reps 3 gives a rate-limited scenario %d repetitions", got[0].Reps)
 	}
-	if got, err := ParseScenarios(DefaultScenarios, 0); err != nil || len(got) != 4 || !got[3].Limited() || got[3].Reps != 1 {
+	if got, err := ParseScenarios(DefaultScenarios, 0); err != nil || len(got) != 5 || !got[3].Limited() || got[3].Reps != 1 ||
+		!got[4].Fleet || got[4].N != DefaultFleetHosts {
 		t.Errorf("DefaultScenarios: %+v, %v", got, err)
 	}
+
+	got, err = ParseScenarios("fleet, Fleet1000, fleet50", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []Scenario{
+		{Name: "fleet1000", N: 1000, Licenses: 1, Reps: FleetReps, Fleet: true},
+		{Name: "fleet50", N: 50, Licenses: 1, Reps: FleetReps, Fleet: true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if got[0].floor() != "terraform_data" || (Scenario{N: 1}).floor() != "noop" {
+		t.Errorf("floors: fleet %q, other %q", got[0].floor(), (Scenario{N: 1}).floor())
+	}
 	for _, bad := range []string{"", "0", "x", "abc", "10x0", "10x11", "10x", "10@", "10@20", "10@0/2s", "10@20/0s",
-		"10@20/-1s", "10@x/2s", "10@20/2", "@20/2s", "10x2@20/2s/3"} {
+		"10@20/-1s", "10@x/2s", "10@20/2", "@20/2s", "10x2@20/2s/3", "fleet0", "fleetx", "fleet10x2", "fleet10@20/2s"} {
 		if _, err := ParseScenarios(bad, 0); err == nil {
 			t.Errorf("ParseScenarios(%q) succeeded", bad)
 		}
@@ -115,7 +131,7 @@ func TestTerraformConfig(t *testing.T) {
 	if len(keys[0]) < 23 {
 		t.Errorf("license key %q is shorter than the API accepts", keys[0])
 	}
-	km := terraformConfig(KindKeymint, benchProduct, keys, 7)
+	km := terraformConfig(KindKeymint, keys, 7, false)
 	for _, want := range []string{
 		`source = "keymint-dev/keymint"`, `provider "keymint" {}`, `resource "keymint_device_activation" "bench"`,
 		`"bench-0" = "` + keys[0] + `"`, `"bench-1" = "` + keys[1] + `"`, `"bench-6" = "` + keys[0] + `"`,
@@ -127,9 +143,82 @@ func TestTerraformConfig(t *testing.T) {
 	if strings.Contains(km, "bench-7") {
 		t.Errorf("keymint config has more than 7 hosts")
 	}
-	td := terraformConfig(KindTerraformData, benchProduct, keys, 7)
+	td := terraformConfig(KindTerraformData, keys, 7, false)
 	if strings.Contains(td, "keymint") && strings.Contains(td, "required_providers") || !strings.Contains(td, `resource "terraform_data" "bench"`) {
 		t.Errorf("terraform_data config:\n%s", td)
+	}
+
+	// A fleet: one resource holding the set, on the first license.
+	fleet := terraformConfig(KindKeymint, keys, 7, true)
+	for _, want := range []string{
+		`resource "keymint_license_activations" "bench"`, `license_key = "` + keys[0] + `"`, `host_ids = toset([`,
+		`"bench-0",`, `"bench-6",`, `host_ids    = local.host_ids`,
+	} {
+		if !strings.Contains(fleet, want) {
+			t.Errorf("fleet config lacks %q:\n%s", want, fleet)
+		}
+	}
+	if strings.Contains(fleet, "bench-7") || strings.Contains(fleet, keys[1]) || strings.Contains(fleet, "for_each") {
+		t.Errorf("fleet config:\n%s", fleet)
+	}
+	tdFleet := terraformConfig(KindTerraformData, keys, 7, true)
+	if !strings.Contains(tdFleet, `resource "terraform_data" "bench"`) || !strings.Contains(tdFleet, "host_ids    = local.host_ids") ||
+		strings.Contains(tdFleet, "keymint_license_activations") || strings.Contains(tdFleet, "required_providers") {
+		t.Errorf("terraform_data fleet config:\n%s", tdFleet)
+	}
+}
+
+func TestFleetReport(t *testing.T) {
+	scs, _ := ParseScenarios("fleet", 0)
+	vs, _ := ParseVariants(DefaultVariants)
+	names := []string{}
+	for _, v := range scenarioVariants(scs[0], vs) {
+		names = append(names, v.Name)
+	}
+	if got := strings.Join(names, ","); got != "keymint,keymint+perhost,noop,terraform_data" {
+		t.Fatalf("fleet variants %s", got)
+	}
+	rep := &Report{Scenarios: scs, Variants: vs, Parallelism: 10}
+	for i := 1; i <= 3; i++ {
+		rep.Runs = append(rep.Runs,
+			callRunOf("fleet1000", "keymint", i, [3]float64{4, 3, 4}, 1001, 1, 1001),
+			callRunOf("fleet1000", "keymint+perhost", i, [3]float64{20, 6, 30}, 1410, 1, 1001),
+			callRunOf("fleet1000", "noop", i, [3]float64{4, 3, 3}, 0, 0, 0),
+			callRunOf("fleet1000", "terraform_data", i, [3]float64{3, 3, 4}, 0, 0, 0))
+	}
+	for i := range rep.Runs {
+		rep.Runs[i].ProviderPeakRSS = 80 << 20
+	}
+	sums := rep.Summaries()
+	if len(sums) != 4 || sums[3].Variant.Name != "terraform_data" || sums[3].Ratio != 1 || math.Abs(sums[0].Ratio-11.0/10) > 1e-9 {
+		t.Fatalf("fleet summaries: %+v", sums)
+	}
+	got := map[string]string{}
+	for _, tg := range rep.Targets() {
+		if strings.HasPrefix(tg.Goal, "a fleet of 1,000 hosts") || strings.Contains(tg.Goal, "peak RSS") {
+			got[tg.Goal] = tg.Status() + " " + tg.Measured
+		}
+	}
+	for goal, want := range map[string]string{
+		"a fleet of 1,000 hosts in one keymint_license_activations: apply + plan + destroy within 1.10× of terraform_data holding the same set":       "PASS 1.10× (11.00s vs 10.00s; CPU time –)",
+		"a fleet of 1,000 hosts in one keymint_license_activations: apply + plan + destroy within 0.25× of 1,000 keymint_device_activation resources": "PASS 0.20× (11.00s vs 56.00s; CPU time –)",
+		"a fleet of 1,000 hosts in one keymint_license_activations: at most 2.05 API calls per host over apply + plan + destroy":                      "PASS 2.003 (2003 calls)",
+		"N = 1,000: the provider's peak RSS under 100 MB": "PASS 80.0 MB (fleet1000)",
+	} {
+		if got[goal] != want {
+			t.Errorf("%s: %q, want %q", goal, got[goal], want)
+		}
+	}
+	md := rep.Markdown()
+	for _, want := range []string{
+		"| fleet of 1,000 hosts on 1 license | keymint | 3 | 4.00 | 3.00 | 4.00 | 11.00 | 1.10× |",
+		"| fleet of 1,000 hosts on 1 license | keymint | 1.001 (1001 calls) | 0.001 (1 call) | 1.001 (1001 calls) | 2.003 (2003 calls) | 1.00 / 2.000 |",
+		"| fleet of 1,000 hosts on 1 license | keymint+perhost | 1.410 (1410 calls) |",
+		"there × floor divides by `terraform_data`'s",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
 	}
 }
 
@@ -253,7 +342,12 @@ func TestReport(t *testing.T) {
 // callRun is a keymint run of n activations on one license that makes the
 // given API calls in apply, plan (all get-key) and destroy.
 func callRun(scenario string, rep int, apply, plan, destroy int) RunResult {
-	r := fakeRun(scenario, "keymint", rep, [3]float64{1, 1, 1}, 0, 0, 0)
+	return callRunOf(scenario, "keymint", rep, [3]float64{1, 1, 1}, apply, plan, destroy)
+}
+
+// callRunOf is callRun for any variant and wall times.
+func callRunOf(scenario, variant string, rep int, secs [3]float64, apply, plan, destroy int) RunResult {
+	r := fakeRun(scenario, variant, rep, secs, 0, 0, 0)
 	r.Phases[Apply].Calls["/activate-key"] = apply
 	r.Phases[Plan].Calls["/get-key"] = plan
 	r.Phases[Destroy].Calls["/deactivate-key"] = destroy
@@ -604,6 +698,56 @@ func TestQuick(t *testing.T) {
 	}
 	if !strings.Contains(md, "Smoke run") || !strings.Contains(md, "## Targets") {
 		t.Errorf("Markdown:\n%s", md)
+	}
+}
+
+// TestQuickFleet runs a small fleet scenario end to end through the real
+// CLI: one keymint_license_activations, the same hosts as one
+// keymint_device_activation each, the no-op provider's fleet resource and
+// terraform_data holding the set.
+func TestQuickFleet(t *testing.T) {
+	cli := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if cli == "" {
+		t.Skip("TF_ACC_TERRAFORM_PATH is not set (make test sets it to the pinned Terraform)")
+	}
+	if testing.Short() {
+		t.Skip("runs the CLI for a while")
+	}
+	scs, _ := ParseScenarios("fleet20", 1)
+	vs, _ := ParseVariants(DefaultVariants)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	rep, err := Run(ctx, Config{Terraform: cli, Scenarios: scs, Variants: vs, NoWarmup: true, Quick: true, Progress: &progress})
+	t.Log(progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 4 {
+		t.Fatalf("%d runs, want 4 (keymint, keymint+perhost, noop, terraform_data)", len(rep.Runs))
+	}
+	for _, run := range rep.Runs {
+		activations := run.Phases[Apply].Calls["/activate-key"] + run.Phases[Apply].Calls["/key/activate"]
+		deactivations := run.Phases[Destroy].Calls["/deactivate-key"] + run.Phases[Destroy].Calls["/key/deactivate"]
+		switch run.Variant {
+		case "keymint", "keymint+perhost":
+			// Run has already checked that keymint-local held 20 seats
+			// after apply and none after destroy.
+			if activations != 20 || deactivations != 20 {
+				t.Errorf("%s: %d activations and %d deactivations, want 20 each: %+v", run.Variant, activations, deactivations, run.Phases)
+			}
+		default:
+			if run.APICalls() != 0 {
+				t.Errorf("%s made API calls: %+v", run.Variant, run.Phases)
+			}
+		}
+	}
+	md := rep.Markdown()
+	for _, want := range []string{"| fleet of 20 hosts on 1 license | keymint |", "| fleet of 20 hosts on 1 license | keymint+perhost |",
+		"| fleet of 20 hosts on 1 license | terraform_data | 1 |", "a fleet of 20 hosts in one keymint_license_activations: at most 2.05 API calls per host"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
 	}
 }
 

@@ -85,7 +85,7 @@ func (r *Report) Summaries() []Summary {
 			}
 			s := summarize(sc, v, runs)
 			rows = append(rows, s)
-			if v.Name == FloorVariant {
+			if v.Name == sc.floor() {
 				floor = &rows[len(rows)-1]
 			}
 		}
@@ -251,6 +251,13 @@ const (
 	targetCallsParallelism = 10
 	targetApplyCalls       = 1.15 // per activation
 	targetLifecycleCalls   = 2.05 // per activation, apply + plan + destroy
+
+	// A fleet in one keymint_license_activations takes at most
+	// targetFleetVsCLI times terraform_data holding the same set, and at
+	// most targetFleetVsPerHost times one keymint_device_activation per
+	// host.
+	targetFleetVsCLI     = 1.10
+	targetFleetVsPerHost = 0.25
 )
 
 // applyCallFloor is the API calls per activation of an apply that makes one
@@ -323,6 +330,8 @@ func (r *Report) Targets() []Target {
 
 	out = append(out, r.limitTargets(find)...)
 
+	out = append(out, r.fleetTargets(find)...)
+
 	t = Target{Goal: fmt.Sprintf("N = %s: the provider's peak RSS under %d MB", thousands(fmt.Sprint(targetRSSN)), targetPeakRSS>>20)}
 	var measured []string
 	met := true
@@ -374,6 +383,49 @@ func (r *Report) callTargets(find func(scenario, variant string) *Summary) []Tar
 	life.Measured = perActivation(s.Calls, s.Scenario.N)
 	life.Met = s.Calls/n <= targetLifecycleCalls
 	return []Target{apply, plan, destroy, life}
+}
+
+// hasFleet reports whether the report has a fleet scenario.
+func (r *Report) hasFleet() bool {
+	return slices.ContainsFunc(r.Scenarios, func(sc Scenario) bool { return sc.Fleet })
+}
+
+// fleetTargets evaluate each fleet scenario: the one resource's apply +
+// plan + destroy against terraform_data holding the same set and against
+// one keymint_device_activation per host, and its API calls per host.
+func (r *Report) fleetTargets(find func(scenario, variant string) *Summary) []Target {
+	var out []Target
+	for _, sc := range r.Scenarios {
+		if !sc.Fleet {
+			continue
+		}
+		n := thousands(fmt.Sprint(sc.N))
+		prefix := fmt.Sprintf("a fleet of %s hosts in one keymint_license_activations: ", n)
+		vsCLI := Target{Goal: prefix + fmt.Sprintf("apply + plan + destroy within %.2f× of terraform_data holding the same set", targetFleetVsCLI)}
+		vsPerHost := Target{Goal: prefix + fmt.Sprintf("apply + plan + destroy within %.2f× of %s keymint_device_activation resources", targetFleetVsPerHost, n)}
+		calls := Target{Goal: prefix + fmt.Sprintf("at most %.2f API calls per host over apply + plan + destroy", targetLifecycleCalls)}
+		fleet := find(sc.Name, string(KindKeymint))
+		td := find(sc.Name, string(KindTerraformData))
+		perHost := find(sc.Name, string(KindKeymint)+PerHostSuffix)
+		if fleet != nil && td != nil {
+			x := ratio(fleet.Total, td.Total)
+			vsCLI.Measured = fmt.Sprintf("%s (%.2fs vs %.2fs; CPU time %s)", fmtRatio(x), fleet.Total.Seconds(), td.Total.Seconds(),
+				fmtRatio(ratio(fleet.CPU, td.CPU)))
+			vsCLI.Met = x <= targetFleetVsCLI
+		}
+		if fleet != nil && perHost != nil {
+			x := ratio(fleet.Total, perHost.Total)
+			vsPerHost.Measured = fmt.Sprintf("%s (%.2fs vs %.2fs; CPU time %s)", fmtRatio(x), fleet.Total.Seconds(), perHost.Total.Seconds(),
+				fmtRatio(ratio(fleet.CPU, perHost.CPU)))
+			vsPerHost.Met = x <= targetFleetVsPerHost
+		}
+		if fleet != nil {
+			calls.Measured = perActivation(fleet.Calls, sc.N)
+			calls.Met = fleet.Calls/float64(sc.N) <= targetLifecycleCalls
+		}
+		out = append(out, vsCLI, vsPerHost, calls)
+	}
+	return out
 }
 
 // limitTargets evaluate the rate-limited scenarios: apply + plan + destroy
@@ -459,6 +511,12 @@ func (r *Report) Markdown() string {
 		"× floor divides by the `noop` variant's (a provider on the same framework and protocol with the same schema "+
 		"that makes no API call), so it shows what the provider's own work costs. `terraform_data` lives inside the "+
 		"CLI and pays no plugin cost at all: a reference, not a target.\n\n", r.parallelism())
+	if r.hasFleet() {
+		b.WriteString("A fleet scenario holds its N hosts in one `keymint_license_activations` (variants `keymint` and `noop`) " +
+			"or in one `terraform_data` whose input holds the same set of host IDs, what the CLI itself costs for a resource " +
+			"with an N-element set; there × floor divides by `terraform_data`'s. `keymint+perhost` is the same N hosts as N " +
+			"`keymint_device_activation` resources, in the same repetitions.\n\n")
+	}
 
 	b.WriteString("| Scenario | Variant | Reps | apply s | plan s | destroy s | total s | × floor (total) | × floor (apply / plan / destroy) | get-key / plan | API calls / resource | provider peak RSS MB |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
@@ -526,8 +584,9 @@ func (r *Report) writeCallTable(b *strings.Builder, sums []Summary) {
 	fmt.Fprintf(b, "\nAPI calls per activation, by phase (medians; the number of calls in parentheses). The ideal is one "+
 		"activation per resource in apply, one get-key per license in plan, and one deactivation per resource plus one "+
 		"refresh read per license in destroy. The floor adds one read-back shared by each wave of -parallelism (%d) "+
-		"activations: apply 1 + 1/parallelism, apply + plan + destroy 2 + 1/parallelism + 2·licenses/N. Under a rate "+
-		"limit, the calls answered 429 count too.\n\n", par)
+		"activations: apply 1 + 1/parallelism, apply + plan + destroy 2 + 1/parallelism + 2·licenses/N. A fleet's one "+
+		"resource needs one activation and one deactivation per host, and a few reads for the whole set: floor 1 / 2. "+
+		"Under a rate limit, the calls answered 429 count too.\n\n", par)
 	b.WriteString("| Scenario | Variant | apply | plan | destroy | apply + plan + destroy | floor: apply / apply + plan + destroy |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|\n")
 	for _, s := range sums {
@@ -535,9 +594,13 @@ func (r *Report) writeCallTable(b *strings.Builder, sums []Summary) {
 			continue
 		}
 		n := s.Scenario.N
+		applyFloor, lifeFloor := applyCallFloor(par), lifecycleCallFloor(par, n, s.Scenario.Licenses)
+		if s.Scenario.Fleet && !s.Variant.PerHost {
+			applyFloor, lifeFloor = 1, 2
+		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %.2f / %.3f |\n", scenarioLabel(s.Scenario), s.Variant.Name,
 			perActivation(s.PhaseCalls[Apply], n), perActivation(s.PhaseCalls[Plan], n), perActivation(s.PhaseCalls[Destroy], n),
-			perActivation(s.Calls, n), applyCallFloor(par), lifecycleCallFloor(par, n, s.Scenario.Licenses))
+			perActivation(s.Calls, n), applyFloor, lifeFloor)
 	}
 }
 
@@ -571,6 +634,9 @@ func (r *Report) writeLimitTable(b *strings.Builder, sums []Summary) {
 }
 
 func scenarioLabel(sc Scenario) string {
+	if sc.Fleet {
+		return fmt.Sprintf("fleet of %s hosts on 1 license", thousands(fmt.Sprint(sc.N)))
+	}
 	label := fmt.Sprintf("%s on 1 license", thousands(fmt.Sprint(sc.N)))
 	if sc.Licenses > 1 {
 		label = fmt.Sprintf("%s over %d licenses", thousands(fmt.Sprint(sc.N)), sc.Licenses)

@@ -25,6 +25,21 @@ type Scenario struct {
 	// RateLimit is keymint-local's rate limit during the scenario; the zero
 	// value means none.
 	RateLimit RateLimit
+	// Fleet makes the scenario hold its N hosts in one
+	// keymint_license_activations (one terraform_data holding the set of
+	// host IDs for that variant), beside N keymint_device_activation
+	// resources as the per-host comparison (see scenarioVariants).
+	Fleet bool
+}
+
+// floor is the variant the scenario's ratios divide by: the no-op provider,
+// or in a fleet scenario terraform_data, the CLI's own cost for one
+// resource holding a set of N elements.
+func (sc Scenario) floor() string {
+	if sc.Fleet {
+		return string(KindTerraformData)
+	}
+	return FloorVariant
 }
 
 // Limited reports whether keymint-local is rate-limited in the scenario.
@@ -85,7 +100,19 @@ func parseRateLimit(s string) (RateLimit, bool) {
 }
 
 // DefaultScenarios are the scenarios of `make bench`.
-const DefaultScenarios = "200,1000,1000x10,100@20/2s"
+const DefaultScenarios = "200,1000,1000x10,100@20/2s,fleet"
+
+// fleetPrefix starts a fleet scenario: fleetN, or fleet for
+// DefaultFleetHosts hosts.
+const fleetPrefix = "fleet"
+
+// DefaultFleetHosts is the size of the fleet scenario "fleet".
+const DefaultFleetHosts = 1000
+
+// FleetReps is the default repetitions of a fleet scenario: its
+// fleet-shaped variants take seconds, so a median of 3 costs little beside
+// the per-host comparison.
+const FleetReps = 3
 
 // QuickScenarios is the smoke run of -quick.
 const QuickScenarios = "20"
@@ -106,14 +133,36 @@ func DefaultReps(n int) int {
 // ParseScenarios parses a comma-separated list of scenarios, each N or
 // NxLICENSES, optionally followed by @R/WINDOW: keymint-local limited to
 // R requests per access token in any WINDOW (a Go duration), as in
-// 100@20/2s or 1000x10@100/1m. reps > 0 sets the repetitions of every
-// scenario; otherwise DefaultReps applies, and 1 to a rate-limited one.
+// 100@20/2s or 1000x10@100/1m; or fleetN (fleet: DefaultFleetHosts), N
+// hosts in one keymint_license_activations on one license. reps > 0 sets
+// the repetitions of every scenario; otherwise DefaultReps applies, 1 to a
+// rate-limited one and FleetReps to a fleet.
 func ParseScenarios(list string, reps int) ([]Scenario, error) {
 	var out []Scenario
 	seen := map[string]bool{}
 	for _, item := range strings.Split(list, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(strings.ToLower(item), fleetPrefix); ok {
+			n := DefaultFleetHosts
+			if rest != "" {
+				var err error
+				if n, err = strconv.Atoi(rest); err != nil || n < 1 {
+					return nil, fmt.Errorf("scenario %q: want fleet or fleetN with N ≥ 1 hosts (one license, no rate limit)", item)
+				}
+			}
+			name := fleetPrefix + strconv.Itoa(n)
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			r := reps
+			if r <= 0 {
+				r = FleetReps
+			}
+			out = append(out, Scenario{Name: name, N: n, Licenses: 1, Reps: r, Fleet: true})
 			continue
 		}
 		size, limitPart, hasLimit := strings.Cut(strings.ToLower(item), "@")
@@ -184,6 +233,10 @@ type Variant struct {
 	Kind Kind
 	// Env is added to the CLI's environment (and so the provider's).
 	Env []string
+	// PerHost, in a fleet scenario, gives the variant one
+	// keymint_device_activation per host instead of one
+	// keymint_license_activations.
+	PerHost bool
 }
 
 // DefaultVariants are the variants of `make bench`.
@@ -245,10 +298,29 @@ func ParseVariants(list string) ([]Variant, error) {
 // so that it paces its requests instead of reacting to 429s.
 const PacedSuffix = "+paced"
 
+// PerHostSuffix names the copy of a keymint variant that a fleet scenario
+// adds: the same hosts as one keymint_device_activation each.
+const PerHostSuffix = "+perhost"
+
 // scenarioVariants returns the variants that run in sc: in a rate-limited
 // scenario only the keymint ones, since the others make no API call, each
-// once reacting to the server's 429s and once paced to the limit.
+// once reacting to the server's 429s and once paced to the limit; in a
+// fleet scenario every variant holds the fleet in one resource, and each
+// keymint variant runs a second time with one resource per host.
 func scenarioVariants(sc Scenario, vs []Variant) []Variant {
+	if sc.Fleet {
+		var out []Variant
+		for _, v := range vs {
+			out = append(out, v)
+			if v.Kind == KindKeymint {
+				perHost := v
+				perHost.Name += PerHostSuffix
+				perHost.PerHost = true
+				out = append(out, perHost)
+			}
+		}
+		return out
+	}
 	if !sc.Limited() {
 		return vs
 	}

@@ -12,10 +12,17 @@ func hostID(i int) string { return fmt.Sprintf("bench-%d", i) }
 // variant's kind, host i on license keys[i mod len(keys)]. keymint and noop
 // get keymint_device_activation resources (for_each over the host IDs);
 // terraform_data gets as many terraform_data resources with the same
-// values as input.
-func terraformConfig(kind Kind, product string, keys []string, n int) string {
+// values as input. With fleet, the n hosts are instead one set of host IDs
+// on keys[0], held by one keymint_license_activations (keymint, noop) or
+// one terraform_data.
+func terraformConfig(kind Kind, keys []string, n int, fleet bool) string {
+	product := benchProduct
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %d resources of %s, written by tools/bench.\n\n", n, kind)
+	if fleet {
+		fmt.Fprintf(&b, "# A fleet of %d hosts in one resource of %s, written by tools/bench.\n\n", n, kind)
+	} else {
+		fmt.Fprintf(&b, "# %d resources of %s, written by tools/bench.\n\n", n, kind)
+	}
 	if kind != KindTerraformData {
 		b.WriteString(`terraform {
   required_providers {
@@ -29,6 +36,10 @@ func terraformConfig(kind Kind, product string, keys []string, n int) string {
 provider "keymint" {}
 
 `)
+	}
+	if fleet {
+		writeFleet(&b, kind, product, keys[0], n)
+		return b.String()
 	}
 	fmt.Fprintf(&b, "locals {\n  product_id = %q\n\n  # host ID => license key\n  hosts = {\n", product)
 	for i := range n {
@@ -57,4 +68,32 @@ provider "keymint" {}
 `)
 	}
 	return b.String()
+}
+
+// writeFleet writes the locals and the one resource of a fleet: a literal
+// set of n host IDs (toset of a literal list, which the CLI evaluates
+// once), held by keymint_license_activations or by terraform_data.
+func writeFleet(b *strings.Builder, kind Kind, product, key string, n int) {
+	fmt.Fprintf(b, "locals {\n  product_id  = %q\n  license_key = %q\n\n  host_ids = toset([\n", product, key)
+	for i := range n {
+		fmt.Fprintf(b, "    %q,\n", hostID(i))
+	}
+	b.WriteString("  ])\n}\n\n")
+	if kind == KindTerraformData {
+		b.WriteString(`resource "terraform_data" "bench" {
+  input = {
+    product_id  = local.product_id
+    license_key = local.license_key
+    host_ids    = local.host_ids
+  }
+}
+`)
+		return
+	}
+	b.WriteString(`resource "keymint_license_activations" "bench" {
+  product_id  = local.product_id
+  license_key = local.license_key
+  host_ids    = local.host_ids
+}
+`)
 }

@@ -4,7 +4,7 @@
 // rate (go test -bench Server ./internal/localserver/), prints the report
 // and writes it to BENCHMARKS.md. See package tools/bench.
 //
-//	go run ./tools/bench/cmd [-terraform PATH] [-scenarios 200,1000,1000x10,100@20/2s] [-reps N] [-quick]
+//	go run ./tools/bench/cmd [-terraform PATH] [-scenarios 200,1000,1000x10,100@20/2s,fleet] [-reps N] [-quick]
 package main
 
 import (
@@ -34,8 +34,9 @@ func run(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	terraform := fs.String("terraform", os.Getenv("TF_ACC_TERRAFORM_PATH"), "`path` of the terraform (or tofu) CLI (default $TF_ACC_TERRAFORM_PATH)")
 	scenarios := fs.String("scenarios", bench.DefaultScenarios, "comma-separated `list` of scenarios: N activations on one license, or NxL spread over L licenses;\n"+
-		"either followed by @R/WINDOW (such as 100@20/2s) runs keymint-local limited to R requests per WINDOW, keymint variants only")
-	reps := fs.Int("reps", 0, "repetitions of every scenario (default 5 for N ≤ 200, 1 above and for rate-limited scenarios)")
+		"either followed by @R/WINDOW (such as 100@20/2s) runs keymint-local limited to R requests per WINDOW, keymint variants only;\n"+
+		"fleetN (fleet: 1,000) holds N hosts in one keymint_license_activations, beside terraform_data holding the set and N keymint_device_activation resources")
+	reps := fs.Int("reps", 0, "repetitions of every scenario (default 5 for N ≤ 200, 1 above and for rate-limited scenarios, 3 for a fleet)")
 	variants := fs.String("variants", bench.DefaultVariants, "comma-separated `list` of variants: keymint, noop, terraform_data, each optionally +provlogoff, +sdklogoff or +logoff")
 	out := fs.String("out", "BENCHMARKS.md", "Markdown `file` to write, relative to the module root (\"\" for none; -quick writes none unless -out is given)")
 	quick := fs.Bool("quick", false, "smoke run: scenario "+bench.QuickScenarios+", one repetition, no warm-up")
