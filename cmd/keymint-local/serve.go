@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keymint-dev/terraform-provider-keymint/internal/keymint"
@@ -153,8 +154,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		}
 		defer os.Remove(cfg.addrFile)
 	}
+	// Every request is logged before the server exits: Shutdown waits for
+	// the handlers of the connections it tracks, but not for one whose
+	// connection was taken over to drop its answer (a lost-answer fault),
+	// so handlers counts them all.
+	var handlers sync.WaitGroup
 	srv := &http.Server{
-		Handler:           logRequests(api.Handler(), logger),
+		Handler:           logRequests(api.Handler(), logger, &handlers),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          logger,
 	}
@@ -172,6 +178,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	logged := make(chan struct{})
+	go func() { handlers.Wait(); close(logged) }()
+	select {
+	case <-logged:
+	case <-shutdownCtx.Done():
+		return fmt.Errorf("shutdown: %w", shutdownCtx.Err())
 	}
 	return nil
 }
@@ -195,9 +208,12 @@ func checkLoopback(addr string, allowRemote bool) error {
 // logRequests logs one line per request: method, path, status (or
 // "dropped" for a lost-answer fault, "gone" for a client that left during
 // an injected latency) and duration. It never logs bodies, headers or
-// query strings, which may carry keys and tokens.
-func logRequests(next http.Handler, logger *log.Logger) http.Handler {
+// query strings, which may carry keys and tokens. handlers counts the
+// requests being handled, until their line is logged.
+func logRequests(next http.Handler, logger *log.Logger, handlers *sync.WaitGroup) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handlers.Add(1)
+		defer handlers.Done()
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
