@@ -391,7 +391,7 @@ func (r *runner) run(ctx context.Context, sc Scenario, keys []string, v Variant,
 		"TF_REATTACH_PROVIDERS", "TF_VAR_*", "TF_INPUT", "KEYMINT_*")
 	ws.Setenv("KEYMINT_BASE_URL="+r.srv.url, "KEYMINT_ACCESS_TOKEN="+r.token)
 	ws.Setenv(v.Env...)
-	if err := ws.WriteFile("main.tf", terraformConfig(v.Kind, keys, sc.N, sc.Fleet && !v.PerHost)); err != nil {
+	if err := ws.WriteFile("main.tf", terraformConfig(v.Kind, keys, sc.N, sc.inOneResource(v))); err != nil {
 		return res, err
 	}
 

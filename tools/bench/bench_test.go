@@ -132,14 +132,10 @@ func TestTerraformConfig(t *testing.T) {
 		t.Errorf("license key %q is shorter than the API accepts", keys[0])
 	}
 	km := terraformConfig(KindKeymint, keys, 7, false)
-	for _, want := range []string{
+	assertContains(t, "keymint config", km,
 		`source = "keymint-dev/keymint"`, `provider "keymint" {}`, `resource "keymint_device_activation" "bench"`,
-		`"bench-0" = "` + keys[0] + `"`, `"bench-1" = "` + keys[1] + `"`, `"bench-6" = "` + keys[0] + `"`,
-	} {
-		if !strings.Contains(km, want) {
-			t.Errorf("keymint config lacks %q:\n%s", want, km)
-		}
-	}
+		`"bench-0" = "`+keys[0]+`"`, `"bench-1" = "`+keys[1]+`"`, `"bench-6" = "`+keys[0]+`"`,
+	)
 	if strings.Contains(km, "bench-7") {
 		t.Errorf("keymint config has more than 7 hosts")
 	}
@@ -150,14 +146,10 @@ func TestTerraformConfig(t *testing.T) {
 
 	// A fleet: one resource holding the set, on the first license.
 	fleet := terraformConfig(KindKeymint, keys, 7, true)
-	for _, want := range []string{
-		`resource "keymint_license_activations" "bench"`, `license_key = "` + keys[0] + `"`, `host_ids = toset([`,
+	assertContains(t, "fleet config", fleet,
+		`resource "keymint_license_activations" "bench"`, `license_key = "`+keys[0]+`"`, `host_ids = toset([`,
 		`"bench-0",`, `"bench-6",`, `host_ids    = local.host_ids`,
-	} {
-		if !strings.Contains(fleet, want) {
-			t.Errorf("fleet config lacks %q:\n%s", want, fleet)
-		}
-	}
+	)
 	if strings.Contains(fleet, "bench-7") || strings.Contains(fleet, keys[1]) || strings.Contains(fleet, "for_each") {
 		t.Errorf("fleet config:\n%s", fleet)
 	}
@@ -210,16 +202,12 @@ func TestFleetReport(t *testing.T) {
 		}
 	}
 	md := rep.Markdown()
-	for _, want := range []string{
+	assertContains(t, "Markdown", md,
 		"| fleet of 1,000 hosts on 1 license | keymint | 3 | 4.00 | 3.00 | 4.00 | 11.00 | 1.10× |",
 		"| fleet of 1,000 hosts on 1 license | keymint | 1.001 (1001 calls) | 0.001 (1 call) | 1.001 (1001 calls) | 2.003 (2003 calls) | 1.00 / 2.000 |",
 		"| fleet of 1,000 hosts on 1 license | keymint+perhost | 1.410 (1410 calls) |",
 		"there × floor divides by `terraform_data`'s",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("Markdown lacks %q:\n%s", want, md)
-		}
-	}
+	)
 }
 
 func TestParsers(t *testing.T) {
@@ -316,7 +304,7 @@ func TestReport(t *testing.T) {
 	}
 
 	md := rep.Markdown()
-	for _, want := range []string{
+	assertContains(t, "Markdown", md,
 		"# Benchmarks", "2026-01-02 03:04 UTC", "2 CPUs", "Terraform v1.5.7", "make bench",
 		"| 200 on 1 license | keymint | 3 | 2.00 | 1.00 | 4.00 | 7.00 | 1.40× | 1.00× / 1.00× / 2.00× | 200 | 5.00 | 40.0 |",
 		"| 200 on 1 license | terraform_data | 3 |", "| 1,000 over 10 licenses | keymint |",
@@ -325,11 +313,7 @@ func TestReport(t *testing.T) {
 		"with `-parallelism=10`",
 		"| 200 on 1 license | keymint | 4.000 (800 calls) | 1.000 (200 calls) | 0.000 (0 calls) | 5.000 (1000 calls) | 1.10 / 2.110 |",
 		"| 1,000 over 10 licenses | keymint | 3.000 (3000 calls) | 0.010 (10 calls) | 0.000 (0 calls) | 3.010 (3010 calls) | 1.10 / 2.120 |",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("Markdown lacks %q:\n%s", want, md)
-		}
-	}
+	)
 
 	empty := &Report{Scenarios: scs[:1], Variants: vs}
 	for _, tg := range empty.Targets() {
@@ -467,17 +451,13 @@ func TestLimitReport(t *testing.T) {
 	}
 
 	md := rep.Markdown()
-	for _, want := range []string{
+	assertContains(t, "Markdown", md,
 		"| 100 on 1 license, limit 20 requests / 2s | keymint | 1 | apply | 1.300 (130 calls) | 20 | 12.10 | 11.00 | 1.10× |",
 		"| 100 on 1 license, limit 20 requests / 2s | keymint | 1 | plan | 0.010 (1 call) | 0 | 0.52 | 0.10 | 5.20× |",
 		"| 100 on 1 license, limit 20 requests / 2s | keymint | 1 | apply + plan + destroy | 2.320 (232 calls) | 20 | 23.32 | 21.20 | 1.10× |",
 		"| 100 on 1 license, limit 20 requests / 2s | keymint | 1.300 (130 calls) |",
 		"| 100@20/2s | 1 | 0 | keymint | 12.10 | 0.52 | 10.70 | 23.32 | 0.00 | 232 | 20 |",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("Markdown lacks %q:\n%s", want, md)
-		}
-	}
+	)
 	if strings.Contains(md, "| 100 on 1 license, limit 20 requests / 2s | noop") {
 		t.Errorf("a rate-limited scenario has a noop row:\n%s", md)
 	}
@@ -508,15 +488,11 @@ func TestServerBench(t *testing.T) {
 		t.Errorf("target: %s %q", tg.Status(), tg.Measured)
 	}
 	md := rep.Markdown()
-	for _, want := range []string{
+	assertContains(t, "Markdown", md,
 		"## keymint-local request rate\n\n`go test -run '^$' -bench Server -benchtime 3s ./internal/localserver/`, concurrent clients",
 		"```\nBenchmarkServerGetKey/gen1-2          \t   58135\t     60732 ns/op\t     16466 req/s\nBenchmarkServerGetKey/gen2-2",
 		"16992 req/s\n```\n",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("Markdown lacks %q:\n%s", want, md)
-		}
-	}
+	)
 	rep.Server.Lines[1] = strings.Replace(rep.Server.Lines[1], "4200", "15000", 1)
 	if tg := rep.serverTarget(); tg.Status() != "PASS" || !strings.Contains(tg.Measured, "15,000") {
 		t.Errorf("target: %s %q", tg.Status(), tg.Measured)
@@ -638,8 +614,11 @@ func TestServerCallCounting(t *testing.T) {
 	}
 }
 
-// TestQuick runs the -quick scenario end to end through the real CLI.
-func TestQuick(t *testing.T) {
+// runThroughCLI runs the scenarios and variants, one repetition each and no
+// warm-up, through the CLI that TF_ACC_TERRAFORM_PATH names, and returns
+// the report; it skips the test without that CLI or under -short.
+func runThroughCLI(t *testing.T, scenarios, variants string) *Report {
+	t.Helper()
 	cli := os.Getenv("TF_ACC_TERRAFORM_PATH")
 	if cli == "" {
 		t.Skip("TF_ACC_TERRAFORM_PATH is not set (make test sets it to the pinned Terraform)")
@@ -647,8 +626,14 @@ func TestQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the CLI for a while")
 	}
-	scs, _ := ParseScenarios(QuickScenarios, 1)
-	vs, _ := ParseVariants(DefaultVariants)
+	scs, err := ParseScenarios(scenarios, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := ParseVariants(variants)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	var progress bytes.Buffer
@@ -657,6 +642,33 @@ func TestQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rep
+}
+
+// activations and deactivations count a run's activation calls in apply
+// and deactivation calls in destroy, on either path generation.
+func activations(run RunResult) int {
+	return run.Phases[Apply].Calls["/activate-key"] + run.Phases[Apply].Calls["/key/activate"]
+}
+
+func deactivations(run RunResult) int {
+	return run.Phases[Destroy].Calls["/deactivate-key"] + run.Phases[Destroy].Calls["/key/deactivate"]
+}
+
+// assertContains reports each of wants that text (what) lacks.
+func assertContains(t *testing.T, what, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, text)
+		}
+	}
+}
+
+// TestQuick runs the -quick scenario end to end through the real CLI.
+func TestQuick(t *testing.T) {
+	rep := runThroughCLI(t, QuickScenarios, DefaultVariants)
+	scs := rep.Scenarios
 	n := scs[0].N
 	byVariant := map[string]Summary{}
 	for _, s := range rep.Summaries() {
@@ -671,10 +683,10 @@ func TestQuick(t *testing.T) {
 	}
 	for _, run := range rep.Runs {
 		if run.Variant == "keymint" {
-			if got := run.Phases[Apply].Calls["/activate-key"] + run.Phases[Apply].Calls["/key/activate"]; got != n {
+			if got := activations(run); got != n {
 				t.Errorf("keymint apply made %d activations, want %d: %v", got, n, run.Phases[Apply].Calls)
 			}
-			if got := run.Phases[Destroy].Calls["/deactivate-key"] + run.Phases[Destroy].Calls["/key/deactivate"]; got != n {
+			if got := deactivations(run); got != n {
 				t.Errorf("keymint destroy made %d deactivations, want %d: %v", got, n, run.Phases[Destroy].Calls)
 			}
 		} else if run.APICalls() != 0 {
@@ -706,35 +718,17 @@ func TestQuick(t *testing.T) {
 // keymint_device_activation each, the no-op provider's fleet resource and
 // terraform_data holding the set.
 func TestQuickFleet(t *testing.T) {
-	cli := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if cli == "" {
-		t.Skip("TF_ACC_TERRAFORM_PATH is not set (make test sets it to the pinned Terraform)")
-	}
-	if testing.Short() {
-		t.Skip("runs the CLI for a while")
-	}
-	scs, _ := ParseScenarios("fleet20", 1)
-	vs, _ := ParseVariants(DefaultVariants)
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	var progress bytes.Buffer
-	rep, err := Run(ctx, Config{Terraform: cli, Scenarios: scs, Variants: vs, NoWarmup: true, Quick: true, Progress: &progress})
-	t.Log(progress.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runThroughCLI(t, "fleet20", DefaultVariants)
 	if len(rep.Runs) != 4 {
 		t.Fatalf("%d runs, want 4 (keymint, keymint+perhost, noop, terraform_data)", len(rep.Runs))
 	}
 	for _, run := range rep.Runs {
-		activations := run.Phases[Apply].Calls["/activate-key"] + run.Phases[Apply].Calls["/key/activate"]
-		deactivations := run.Phases[Destroy].Calls["/deactivate-key"] + run.Phases[Destroy].Calls["/key/deactivate"]
 		switch run.Variant {
 		case "keymint", "keymint+perhost":
 			// Run has already checked that keymint-local held 20 seats
 			// after apply and none after destroy.
-			if activations != 20 || deactivations != 20 {
-				t.Errorf("%s: %d activations and %d deactivations, want 20 each: %+v", run.Variant, activations, deactivations, run.Phases)
+			if a, d := activations(run), deactivations(run); a != 20 || d != 20 {
+				t.Errorf("%s: %d activations and %d deactivations, want 20 each: %+v", run.Variant, a, d, run.Phases)
 			}
 		default:
 			if run.APICalls() != 0 {
@@ -743,34 +737,14 @@ func TestQuickFleet(t *testing.T) {
 		}
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"| fleet of 20 hosts on 1 license | keymint |", "| fleet of 20 hosts on 1 license | keymint+perhost |",
-		"| fleet of 20 hosts on 1 license | terraform_data | 1 |", "a fleet of 20 hosts in one keymint_license_activations: at most 2.05 API calls per host"} {
-		if !strings.Contains(md, want) {
-			t.Errorf("Markdown lacks %q:\n%s", want, md)
-		}
-	}
+	assertContains(t, "Markdown", md, "| fleet of 20 hosts on 1 license | keymint |", "| fleet of 20 hosts on 1 license | keymint+perhost |",
+		"| fleet of 20 hosts on 1 license | terraform_data | 1 |", "a fleet of 20 hosts in one keymint_license_activations: at most 2.05 API calls per host")
 }
 
 // TestRateLimited runs a small rate-limited scenario, then one without a
 // limit, end to end through the real CLI.
 func TestRateLimited(t *testing.T) {
-	cli := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if cli == "" {
-		t.Skip("TF_ACC_TERRAFORM_PATH is not set (make test sets it to the pinned Terraform)")
-	}
-	if testing.Short() {
-		t.Skip("runs the CLI for a while")
-	}
-	scs, _ := ParseScenarios("10@5/1s,10", 1)
-	vs, _ := ParseVariants("keymint,noop")
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	var progress bytes.Buffer
-	rep, err := Run(ctx, Config{Terraform: cli, Scenarios: scs, Variants: vs, NoWarmup: true, Quick: true, Progress: &progress})
-	t.Log(progress.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runThroughCLI(t, "10@5/1s,10", "keymint,noop")
 	ran := map[string]RunResult{}
 	for _, run := range rep.Runs {
 		ran[run.Scenario+" "+run.Variant] = run
@@ -787,10 +761,6 @@ func TestRateLimited(t *testing.T) {
 		t.Errorf("without a limit, %d 429s: the limit was not removed", free.RateLimited())
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"| 10 on 1 license, limit 5 requests / 1s | keymint | 1 | apply + plan + destroy |",
-		"| 10 on 1 license, limit 5 requests / 1s | keymint+paced | 1 | apply + plan + destroy |", "rate-limited scenario, provider paced"} {
-		if !strings.Contains(md, want) {
-			t.Errorf("Markdown lacks %q:\n%s", want, md)
-		}
-	}
+	assertContains(t, "Markdown", md, "| 10 on 1 license, limit 5 requests / 1s | keymint | 1 | apply + plan + destroy |",
+		"| 10 on 1 license, limit 5 requests / 1s | keymint+paced | 1 | apply + plan + destroy |", "rate-limited scenario, provider paced")
 }

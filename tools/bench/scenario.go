@@ -42,6 +42,10 @@ func (sc Scenario) floor() string {
 	return FloorVariant
 }
 
+// inOneResource reports whether variant v holds the scenario's hosts in
+// one resource: every variant of a fleet scenario but the per-host copy.
+func (sc Scenario) inOneResource(v Variant) bool { return sc.Fleet && !v.PerHost }
+
 // Limited reports whether keymint-local is rate-limited in the scenario.
 func (sc Scenario) Limited() bool { return sc.RateLimit.Requests > 0 }
 

@@ -16,7 +16,6 @@ func hostID(i int) string { return fmt.Sprintf("bench-%d", i) }
 // on keys[0], held by one keymint_license_activations (keymint, noop) or
 // one terraform_data.
 func terraformConfig(kind Kind, keys []string, n int, fleet bool) string {
-	product := benchProduct
 	var b strings.Builder
 	if fleet {
 		fmt.Fprintf(&b, "# A fleet of %d hosts in one resource of %s, written by tools/bench.\n\n", n, kind)
@@ -38,10 +37,10 @@ provider "keymint" {}
 `)
 	}
 	if fleet {
-		writeFleet(&b, kind, product, keys[0], n)
+		writeFleet(&b, kind, keys[0], n)
 		return b.String()
 	}
-	fmt.Fprintf(&b, "locals {\n  product_id = %q\n\n  # host ID => license key\n  hosts = {\n", product)
+	fmt.Fprintf(&b, "locals {\n  product_id = %q\n\n  # host ID => license key\n  hosts = {\n", benchProduct)
 	for i := range n {
 		fmt.Fprintf(&b, "    %q = %q\n", hostID(i), keys[i%len(keys)])
 	}
@@ -73,8 +72,8 @@ provider "keymint" {}
 // writeFleet writes the locals and the one resource of a fleet: a literal
 // set of n host IDs (toset of a literal list, which the CLI evaluates
 // once), held by keymint_license_activations or by terraform_data.
-func writeFleet(b *strings.Builder, kind Kind, product, key string, n int) {
-	fmt.Fprintf(b, "locals {\n  product_id  = %q\n  license_key = %q\n\n  host_ids = toset([\n", product, key)
+func writeFleet(b *strings.Builder, kind Kind, key string, n int) {
+	fmt.Fprintf(b, "locals {\n  product_id  = %q\n  license_key = %q\n\n  host_ids = toset([\n", benchProduct, key)
 	for i := range n {
 		fmt.Fprintf(b, "    %q,\n", hostID(i))
 	}
